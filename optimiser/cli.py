@@ -1,0 +1,207 @@
+"""The `contact-plan` command line.
+
+Exit codes: 0 plan written (or check passed), 1 infeasible / plan rejected,
+2 invalid input. Errors are one line a planner can act on: file, row, column,
+what was expected.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+
+import click
+
+from models import InfeasibleError, ScenarioError, load_scenario
+
+EXIT_OK, EXIT_INFEASIBLE, EXIT_INVALID = 0, 1, 2
+
+
+def _invalid(error: Exception) -> None:
+    click.echo(f"error: {error}", err=True)
+    sys.exit(EXIT_INVALID)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="contact-plan")
+def main() -> None:
+    """Turn a contact strategy and every team's candidate contacts into one send calendar.
+
+    \b
+    Example:
+      contact-plan validate scenarios/retail_bank_week
+      contact-plan plan scenarios/retail_bank_week -o out
+      contact-plan verify scenarios/retail_bank_week out
+    """
+
+
+@main.command()
+@click.argument("scenario", type=click.Path(path_type=Path))
+def validate(scenario: Path) -> None:
+    """Check a scenario folder without solving it.
+
+    \b
+    Example:
+      contact-plan validate scenarios/retail_bank_week
+    """
+    try:
+        loaded = load_scenario(scenario)
+    except ScenarioError as error:
+        _invalid(error)
+        return
+    click.echo(
+        f"ok: {loaded.name}: {len(loaded.customers)} customers, "
+        f"{len(loaded.candidates)} candidates, {len(loaded.rules)} rules, "
+        f"{loaded.days} days from {loaded.start}"
+    )
+
+
+@main.command()
+@click.argument("scenario", type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Plan folder to write (replaced whole if it exists).",
+)
+@click.option("--time-limit", type=float, default=None, help="Seconds (default: scenario's).")
+@click.option("--workers", type=int, default=None, help="Processes (default: scenario's or 1).")
+@click.option("--seed", type=int, default=None, help="Solver seed (default: scenario's or 0).")
+@click.option("--parquet", is_flag=True, help="Also write calendar.parquet.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+def plan(
+    scenario: Path,
+    out: Path,
+    time_limit: float | None,
+    workers: int | None,
+    seed: int | None,
+    parquet: bool,
+    quiet: bool,
+) -> None:
+    """Optimise a scenario and write the plan folder.
+
+    \b
+    Example:
+      contact-plan plan scenarios/retail_bank_week -o out --time-limit 30 --workers 2
+    """
+    from optimiser.cpsat import SolverOptions
+    from optimiser.plan import build_plan, write_json, write_plan
+    from optimiser.solve import NoSolutionError, solve
+
+    try:
+        loaded = load_scenario(scenario)
+    except ScenarioError as error:
+        _invalid(error)
+        return
+    settings = loaded.solver
+    options = SolverOptions(
+        time_limit_s=settings.time_limit_s if time_limit is None else time_limit,
+        seed=settings.seed if seed is None else seed,
+        workers=settings.workers if workers is None else workers,
+        parameters=dict(settings.extra),
+    )
+    run = {"time_limit_s": options.time_limit_s, "seed": options.seed, "workers": options.workers}
+    try:
+        outcome = solve(loaded, options)
+    except (InfeasibleError, NoSolutionError) as error:
+        click.echo(f"infeasible: {error}", err=True)
+        _write_failure(out, loaded.name, str(error), write_json)
+        sys.exit(EXIT_INFEASIBLE)
+    result = build_plan(loaded, outcome, run)
+    write_plan(result, out, parquet=parquet)
+    if not quiet:
+        _print_summary(result.summary, out)
+
+
+def _write_failure(out: Path, name: str, diagnosis: str, write_json) -> None:  # type: ignore[no-untyped-def]
+    """An infeasible run still leaves a summary.json saying why (and no calendar)."""
+    import tempfile
+
+    from optimiser.plan import replace_dir
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    write_json(
+        staging / "summary.json",
+        {"format_version": 1, "scenario": name, "status": "INFEASIBLE", "diagnosis": diagnosis},
+    )
+    replace_dir(staging, out)
+
+
+def _print_summary(summary: dict, out: Path) -> None:  # type: ignore[type-arg]
+    counts = summary["counts"]
+    reasons = sorted(counts["suppressed_by_reason"].items(), key=lambda kv: -kv[1])[:4]
+    click.echo(
+        f"{summary['status']}: objective {summary['objective']:,.2f}, bound "
+        f"{summary['bound']:,.2f}, gap {summary['gap']:.4%}\n"
+        f"{counts['sends']:,} sends, {counts['suppressed']:,} suppressed ("
+        + ", ".join(f"{reason} {n:,}" for reason, n in reasons)
+        + f") in {summary['runtime_s']:.1f} s\nplan written to {out}"
+    )
+
+
+@main.command()
+@click.argument("scenario", type=click.Path(path_type=Path))
+@click.argument("plan_dir", metavar="PLAN", type=click.Path(path_type=Path))
+def verify(scenario: Path, plan_dir: Path) -> None:
+    """Re-check a plan against its scenario, independently of the optimiser.
+
+    Exit 0 when every rule, every candidate's accounting and the objective hold;
+    otherwise one line per violation and exit 1.
+
+    \b
+    Example:
+      contact-plan verify scenarios/retail_bank_week out
+    """
+    from optimiser.verify import verify_plan
+
+    try:
+        loaded = load_scenario(scenario)
+    except ScenarioError as error:
+        _invalid(error)
+        return
+    violations = verify_plan(loaded, plan_dir)
+    if violations:
+        for line in violations:
+            click.echo(line)
+        click.echo(f"{len(violations)} violation(s)", err=True)
+        sys.exit(EXIT_INFEASIBLE)
+    click.echo("ok: plan verified")
+
+
+@main.group(name="import")
+def import_group() -> None:
+    """Convert published benchmark instances into scenarios."""
+
+
+@import_group.command(name="ejor")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("-o", "--out", "out", required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--start",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default="2026-01-01",
+    help="Date of day 1 (default 2026-01-01).",
+)
+def import_ejor_command(source: Path, out: Path, start: dt.datetime) -> None:
+    """Import an EJOR 2023 customer-assignment instance (table1..table4.csv).
+
+    \b
+    Example:
+      contact-plan import ejor path/to/GS1 -o gs1 && contact-plan plan gs1 -o gs1-plan
+    """
+    from models.ejor import import_ejor
+
+    try:
+        import_ejor(source, out, start.date())
+    except (ScenarioError, FileExistsError) as error:
+        _invalid(error)
+        return
+    click.echo(f"scenario written to {out}")
+
+
+if __name__ == "__main__":
+    main()

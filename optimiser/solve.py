@@ -1,0 +1,314 @@
+"""The solve loop: pre-filter, split customers, solve, fill, explain.
+
+Customers are independent unless a global rule (capacity, budget, volume)
+selects one of their options. Independent customers are processed in chunks
+(rows for a chunk are built in one vectorised pass), then each customer is
+solved as its own small model, greedily when no rule links two of its
+candidates. Chunks run in a process pool with `workers` processes. Customers
+touched by a global rule are solved together in one joint model.
+
+Every customer's result depends only on its own data and the seed, never on
+how customers were chunked, so the plan is the same for any worker count.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from models import InfeasibleError, Scenario
+from optimiser.block import Block
+from optimiser.cpsat import SolverOptions, SubProblem, SubResult, solve_cpsat, solve_greedy
+from optimiser.options import Options, Suppression, build_options
+from optimiser.reasons import RowState, explain, fill
+from optimiser.rules import BuildContext, add_customer_rules, add_global_rules
+from optimiser.select import Matcher
+
+CHUNK_CUSTOMERS = 2000
+
+
+class NoSolutionError(Exception):
+    """The solver stopped (time limit) without any feasible plan."""
+
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class SolveOutcome:
+    """What the loop decided, before it is turned into a plan."""
+
+    options: Options
+    sent: np.ndarray  # indices into options.frame
+    suppressed: dict[int, Suppression]
+    status: str
+    achieved: dict[int, float]  # tier -> scaled objective (model units)
+    bound: dict[int, float]  # tier -> scaled bound (model units)
+    bound_margin: dict[int, float]  # tier -> value units added for scaling honesty
+    objective_scale: int
+    runtime_s: float
+    subproblems: dict[str, int] = field(default_factory=dict)
+
+
+def make_block(options_frame: pd.DataFrame, ctx: BuildContext, with_global: bool) -> Block:
+    frame = options_frame.reset_index(names="option")
+    block = Block(frame)
+    add_customer_rules(block, ctx)
+    if with_global:
+        add_global_rules(block, ctx)
+    else:
+        block.finish_links()
+    scale = ctx.objective_scale
+    tiers = frame["tier"].to_numpy(np.int64)
+    coefs = np.round(frame["coef"].to_numpy(float) * scale).astype(np.int64)
+    for tier in np.unique(tiers):
+        block.objective[int(tier)] = np.where(tiers == tier, coefs, 0)
+        count = frame.loc[tiers == tier, "cand"].nunique()
+        block.bound_slack[int(tier)] = block.bound_slack.get(int(tier), 0.0) + 0.5 * count / scale
+    return block
+
+
+def split_by_customer(block: Block) -> list[SubProblem]:
+    """One sub-problem per customer: rows never cross customers without global rules."""
+    customer = block.options["customer"].to_numpy(np.int64)
+    indicator_customer = np.array(
+        [customer[members[0]] for members in block.indicator_members], dtype=np.int64
+    )
+    var_customer = np.concatenate([customer, indicator_customer])
+    row_customer = np.array([var_customer[row.vars[0]] for row in block.rows], dtype=np.int64)
+    subs = []
+    option_groups = pd.Series(np.arange(len(customer))).groupby(customer).indices
+    indicator_groups = (
+        pd.Series(np.arange(len(indicator_customer))).groupby(indicator_customer).indices
+        if len(indicator_customer)
+        else {}
+    )
+    row_groups = pd.Series(np.arange(len(row_customer))).groupby(row_customer).indices
+    empty = np.array([], dtype=np.int64)
+    for cust in sorted(option_groups):
+        indicators = indicator_groups.get(cust, empty) + block.n_options
+        subs.append(
+            SubProblem(
+                option_groups[cust].astype(np.int64),
+                np.asarray(indicators, dtype=np.int64),
+                empty,
+                row_groups.get(cust, empty).astype(np.int64),
+            )
+        )
+    return subs
+
+
+def whole(block: Block) -> SubProblem:
+    return SubProblem(
+        np.arange(block.n_options, dtype=np.int64),
+        np.arange(block.n_options, block.n_options + block.n_indicators, dtype=np.int64),
+        np.arange(len(block.slacks), dtype=np.int64),
+        np.arange(len(block.rows), dtype=np.int64),
+    )
+
+
+def is_trivial(block: Block, sub: SubProblem) -> bool:
+    return len(sub.indicator_vars) == 0 and all(
+        block.rows[int(r)].reason == "candidate" for r in sub.rows
+    )
+
+
+@dataclass
+class ChunkResult:
+    sent: np.ndarray  # global option indices
+    suppressed: dict[int, Suppression]
+    achieved: dict[int, float]
+    bound: dict[int, float]
+    margin: dict[int, float]
+    statuses: list[str]
+    conflicts: list[tuple[list[str], np.ndarray]]
+    solver_calls: int = 0
+
+
+def solve_block(
+    block: Block, subs: list[SubProblem], solver: SolverOptions, deadline: float, scenario: Scenario
+) -> ChunkResult:
+    """Solve each sub-problem, fill, explain; all in the block's local numbering."""
+    results: list[SubResult] = []
+    calls = 0
+    for sub in subs:
+        if is_trivial(block, sub):
+            results.append(solve_greedy(block, sub))
+        else:
+            calls += 1
+            remaining = max(deadline - time.monotonic(), 0.05)
+            results.append(solve_cpsat(block, sub, solver, remaining))
+    conflicts = [
+        (r.conflict, block.options["cand"].to_numpy()[s.option_vars])
+        for r, s in zip(results, subs, strict=True)
+        if r.status == "INFEASIBLE"
+    ]
+    sent_local = np.concatenate([r.sent for r in results] or [np.array([], dtype=np.int64)])
+    state = RowState(block, sent_local.astype(np.int64))
+    added = fill(block, state)
+    sent_local = np.sort(np.concatenate([sent_local, np.array(added, dtype=np.int64)]))
+    candidate_ids = scenario.candidates["candidate_id"].to_numpy()
+    values = scenario.candidates["value"].to_numpy(float)
+    suppressed = explain(block, state, candidate_ids, values) if not conflicts else {}
+    achieved: dict[int, float] = {}
+    bound: dict[int, float] = {}
+    for result in results:
+        for tier, value in result.achieved.items():
+            achieved[tier] = achieved.get(tier, 0.0) + value
+        for tier, value in result.bound.items():
+            bound[tier] = bound.get(tier, 0.0) + value
+    # the greedy fill can only raise objectives: count what it added
+    for option in added:
+        for tier, coefs in block.objective.items():
+            achieved[tier] = achieved.get(tier, 0.0) + float(coefs[option])
+    global_sent = block.options["option"].to_numpy(np.int64)[sent_local]
+    return ChunkResult(
+        global_sent,
+        suppressed,
+        achieved,
+        bound,
+        dict(block.bound_slack),
+        [r.status for r in results],
+        conflicts,
+        calls,
+    )
+
+
+# State shared with worker processes (inherited through fork, never pickled per task).
+_SHARED: dict[str, object] = {}
+
+
+def _solve_chunk(customers: np.ndarray) -> ChunkResult:
+    scenario = _SHARED["scenario"]
+    options = _SHARED["options"]
+    ctx = _SHARED["ctx"]
+    solver = _SHARED["solver"]
+    deadline = _SHARED["deadline"]
+    assert isinstance(scenario, Scenario) and isinstance(options, Options)
+    assert isinstance(ctx, BuildContext) and isinstance(solver, SolverOptions)
+    assert isinstance(deadline, float)
+    frame = options.frame
+    chunk = frame[frame["customer"].isin(customers)]
+    block = make_block(chunk, ctx, with_global=False)
+    return solve_block(block, split_by_customer(block), solver, deadline, scenario)
+
+
+def coupled_customers(scenario: Scenario, options: Options, matcher: Matcher) -> np.ndarray:
+    """Customers with an option selected by any global rule: they share the joint model."""
+    frame = options.frame
+    if frame.empty or not scenario.global_rules:
+        return np.array([], dtype=np.int64)
+    sends = BuildContext.sends(Block(frame))
+    touched = np.zeros(len(frame), dtype=bool)
+    for rule in scenario.global_rules:
+        touched |= matcher.match(rule.select, sends)
+    return np.unique(frame["customer"].to_numpy(np.int64)[touched])
+
+
+def solve(
+    scenario: Scenario, solver: SolverOptions, progress: Progress | None = None
+) -> SolveOutcome:
+    """Run the whole optimisation; raise InfeasibleError with a diagnosis when impossible."""
+    started = time.monotonic()
+    deadline = started + solver.time_limit_s
+    matcher = Matcher(scenario)
+    options = build_options(scenario, matcher)
+    ctx = BuildContext(scenario, matcher)
+    coupled = coupled_customers(scenario, options, matcher)
+    frame = options.frame
+    independent = np.setdiff1d(np.unique(frame["customer"].to_numpy(np.int64)), coupled)
+    chunks = [
+        independent[i : i + CHUNK_CUSTOMERS] for i in range(0, len(independent), CHUNK_CUSTOMERS)
+    ]
+    results: list[ChunkResult] = []
+    _SHARED.update(
+        scenario=scenario, options=options, ctx=ctx, solver=solver, deadline=float(deadline)
+    )
+    try:
+        total = len(chunks) + (1 if scenario.global_rules else 0)
+        if solver.workers > 1 and len(chunks) > 1:
+            context = multiprocessing.get_context("fork")
+            with context.Pool(solver.workers) as pool:
+                for done, result in enumerate(pool.imap(_solve_chunk, chunks), start=1):
+                    results.append(result)
+                    if progress:
+                        progress(done, total)
+        else:
+            for done, chunk in enumerate(chunks, start=1):
+                results.append(_solve_chunk(chunk))
+                if progress:
+                    progress(done, total)
+        if scenario.global_rules:
+            joint = make_block(frame[frame["customer"].isin(coupled)], ctx, with_global=True)
+            results.append(solve_block(joint, [whole(joint)], solver, deadline, scenario))
+            if progress:
+                progress(total, total)
+    finally:
+        _SHARED.clear()
+    _raise_conflicts(scenario, results)
+    return _combine(options, results, ctx.objective_scale, time.monotonic() - started)
+
+
+def _raise_conflicts(scenario: Scenario, results: list[ChunkResult]) -> None:
+    for result in results:
+        for rules, cands in result.conflicts:
+            ids = scenario.candidates["candidate_id"].to_numpy()
+            customers = scenario.candidates["customer_id"].to_numpy()
+            named = []
+            for rule in rules:
+                if rule.startswith("candidate:"):
+                    named.append(f"mandatory candidate {ids[int(rule.split(':')[1])]}")
+                else:
+                    named.append(f"rule '{rule}'")
+            who = sorted({str(customers[c]) for c in cands})
+            shown = ", ".join(who[:5]) + (f" and {len(who) - 5} more" if len(who) > 5 else "")
+            raise InfeasibleError(
+                f"no plan satisfies every hard rule for customer(s) {shown}: conflict between "
+                + "; ".join(named or ["the hard rules"])
+            )
+
+
+def _combine(
+    options: Options, results: list[ChunkResult], scale: int, runtime: float
+) -> SolveOutcome:
+    sent = np.sort(np.concatenate([r.sent for r in results] or [np.array([], dtype=np.int64)]))
+    suppressed = dict(options.suppressed)
+    achieved: dict[int, float] = {}
+    bound: dict[int, float] = {}
+    margin: dict[int, float] = {}
+    statuses: list[str] = []
+    calls = 0
+    for result in results:
+        suppressed.update(result.suppressed)
+        statuses.extend(result.statuses)
+        calls += result.solver_calls
+        for target, source in (
+            (achieved, result.achieved),
+            (bound, result.bound),
+            (margin, result.margin),
+        ):
+            for tier, value in source.items():
+                target[tier] = target.get(tier, 0.0) + value
+    if any(s == "UNKNOWN" for s in statuses):
+        raise NoSolutionError(
+            "the time limit ran out before CP-SAT found any feasible plan for the joint model; "
+            "raise --time-limit"
+        )
+    status = "OPTIMAL" if all(s == "OPTIMAL" for s in statuses) else "FEASIBLE"
+    return SolveOutcome(
+        options,
+        sent,
+        suppressed,
+        status,
+        achieved,
+        bound,
+        margin,
+        scale,
+        runtime,
+        {"subproblems": len(statuses), "solver_calls": calls},
+    )
