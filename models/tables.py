@@ -152,7 +152,7 @@ def typed_table(raw: RawTable, schema: TableSchema) -> pd.DataFrame:
     known = {c.name for c in schema.columns}
     for column in schema.columns:
         if column.name in present:
-            out[column.name] = convert(raw, column.name, column.type)
+            out[column.name] = convert(raw, column.name, column.type, column.default)
         else:
             out[column.name] = _default_series(len(frame), column)
     for name in frame.columns:
@@ -187,9 +187,17 @@ def _looks_numeric(series: pd.Series) -> bool:
     return bool(pd.to_numeric(nonempty, errors="coerce").notna().all())
 
 
-def convert(raw: RawTable, name: str, kind: ColumnType) -> pd.Series:
-    """Convert one text column to its type, naming the first cell that does not fit."""
+def convert(
+    raw: RawTable, name: str, kind: ColumnType, default: object = None
+) -> pd.Series:
+    """Convert one text column to its type, naming the first cell that does not fit.
+
+    An empty cell of an optional column with a default takes the default (an empty
+    `cost` is 0, an empty `mandatory` is false), as a planner would expect.
+    """
     text = raw.frame[name].astype(str).str.strip()
+    if default is not None and kind in ("int", "float"):
+        text = text.where(text != "", str(default))
     if kind == "str":
         return text.astype(object)
     if kind == "id":

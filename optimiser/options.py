@@ -145,12 +145,14 @@ def build_options(scenario: Scenario, matcher: Matcher | None = None) -> Options
     alive = np.ones(len(cand), dtype=bool)
     last_reason = np.full(len(cands), -1, dtype=np.int64)  # index into `stage_log`
     stage_log: list[tuple[str, str]] = []
+    stage_hits: list[np.ndarray] = []  # candidates each stage took options from
 
     def remove(mask: np.ndarray, reason: str, rule: str = "") -> None:
         hit = mask & alive
         if not hit.any():
             return
         stage_log.append((reason, rule))
+        stage_hits.append(np.unique(cand[hit]))
         last_reason[cand[hit]] = len(stage_log) - 1
         alive[hit] = False
 
@@ -185,10 +187,15 @@ def build_options(scenario: Scenario, matcher: Matcher | None = None) -> Options
         stage = int(last_reason[position])
         reason, rule_name = stage_log[stage]
         if cand_mandatory[position] and data_stages <= stage and reason != "no_value":
+            rules = [
+                f"{name!r} ({why})"
+                for (why, name), hits in zip(stage_log, stage_hits, strict=True)
+                if name and why != "no_value" and np.isin(position, hits)
+            ]
             raise InfeasibleError(
                 f"mandatory candidate {cands['candidate_id'].iloc[position]!r} of customer "
-                f"{cands['customer_id'].iloc[position]!r} cannot be sent: every option is "
-                f"blocked, the last by rule {rule_name!r} ({reason})"
+                f"{cands['customer_id'].iloc[position]!r} cannot be sent: its options are "
+                f"blocked by rules " + ", ".join(rules)
             )
         suppressed[int(position)] = Suppression(reason, rule_name, _stage_detail(reason))
 

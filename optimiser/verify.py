@@ -314,7 +314,9 @@ def _with_candidate_facts(scenario: Scenario, table: pd.DataFrame) -> pd.DataFra
     facts = _candidate_facts(scenario)
     rows = table.merge(facts, on="candidate_id", how="inner")
     channel_cost = (
-        rows["channel"].map({name: spec.cost for name, spec in scenario.channels.items()})
+        rows["channel"]
+        .map({name: spec.cost for name, spec in scenario.channels.items()})
+        .astype(float)
         if "channel" in rows
         else 0.0
     )
