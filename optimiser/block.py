@@ -32,6 +32,7 @@ class Row:
     rule: str
     reason: str  # suppression reason vocabulary: frequency_cap, min_gap, duplicate, ...
     link: bool = False  # indicator link rows explain nothing by themselves
+    scale: int = 1  # integer row units per real unit of the rule's metric (global rows)
 
 
 @dataclass
@@ -75,6 +76,7 @@ class Block:
         rule: str,
         reason: str,
         link: bool = False,
+        scale: int = 1,
     ) -> None:
         self.rows.append(
             Row(
@@ -85,6 +87,7 @@ class Block:
                 rule,
                 reason,
                 link,
+                scale,
             )
         )
 

@@ -104,7 +104,7 @@ def build_plan(scenario: Scenario, outcome: SolveOutcome, run: Mapping[str, Any]
 
 
 def _soft_rows(
-    scenario: Scenario, chosen: pd.DataFrame
+    scenario: Scenario, chosen: pd.DataFrame, prices: Mapping[str, float]
 ) -> tuple[list[dict[str, Any]], dict[int, float]]:
     """Usage of every global rule by the plan, and exact soft penalties per tier."""
     matcher = Matcher(scenario)
@@ -161,7 +161,7 @@ def _soft_rows(
                 "usage": usage,
                 "violation": violation,
                 "penalty": penalty,
-                "shadow_price": None,
+                "shadow_price": prices.get(rule.name),
             }
         )
     return report, penalties
@@ -175,7 +175,7 @@ def _summary(
     suppressed: pd.DataFrame,
     run: Mapping[str, Any],
 ) -> dict[str, Any]:
-    global_report, penalties = _soft_rows(scenario, chosen)
+    global_report, penalties = _soft_rows(scenario, chosen, outcome.prices)
     tiers = sorted(
         set(outcome.bound)
         | set(outcome.achieved)
@@ -192,7 +192,7 @@ def _summary(
             scaled_bound / outcome.objective_scale + outcome.bound_margin.get(tier, 0.0)
         )
     objective = float(sum(by_tier.values()))
-    bound = float(max(sum(bound_by_tier.values()), objective))
+    bound = float(sum(bound_by_tier.values()))
     by_day = calendar.groupby(["date", "channel"]).size()
     sends_by_day_channel: dict[str, dict[str, int]] = {}
     for (date, channel), count in by_day.items():

@@ -16,39 +16,75 @@ from optimiser.block import Block
 from optimiser.options import Suppression
 
 
+class BlockIndex:
+    """CSR views of a block's rows, built once: which rows each variable is in (with its
+    coefficient) and which indicators each option feeds. Link rows are left out: they
+    only define indicators, and slack variables are left out: soft rows are judged hard."""
+
+    def __init__(self, block: Block) -> None:
+        n_vars = block.n_options + block.n_indicators
+        kept = [i for i, row in enumerate(block.rows) if not row.link]
+        lengths = np.array([len(block.rows[i].vars) for i in kept], dtype=np.int64)
+        flat_vars = (np.concatenate([block.rows[i].vars for i in kept])
+                     if kept else np.zeros(0, dtype=np.int64))
+        flat_coefs = (np.concatenate([block.rows[i].coefs for i in kept])
+                      if kept else np.zeros(0, dtype=np.int64))
+        flat_rows = np.repeat(np.array(kept, dtype=np.int64), lengths)
+        real = flat_vars < n_vars
+        self.flat_vars, self.flat_coefs, self.flat_rows = (
+            flat_vars[real], flat_coefs[real], flat_rows[real])
+        order = np.argsort(self.flat_vars, kind="stable")
+        self.var_ptr = np.searchsorted(self.flat_vars[order], np.arange(n_vars + 1))
+        self.var_rows = self.flat_rows[order]
+        self.var_coefs = self.flat_coefs[order]
+        members = block.indicator_members
+        if members:
+            owners = np.concatenate(members)
+            ys = np.repeat(np.arange(len(members)) + block.n_options,
+                           [len(m) for m in members])
+        else:
+            owners = ys = np.zeros(0, dtype=np.int64)
+        order = np.argsort(owners, kind="stable")
+        self.ind_ptr = np.searchsorted(owners[order], np.arange(block.n_options + 1))
+        self.ind_of = ys[order]
+        self.ind_owner_first = owners  # kept for winners(): members per indicator
+        self.n_rows = len(block.rows)
+
+
 class RowState:
-    """Row activities of a solution, updated as options are added."""
+    """Row activities of a solution, updated as options are added or removed."""
 
     def __init__(self, block: Block, sent: np.ndarray) -> None:
         self.block = block
+        index = getattr(block, "_index", None)
+        if index is None:
+            index = BlockIndex(block)
+            block._index = index  # type: ignore[attr-defined]
+        self.index: BlockIndex = index
         n_vars = block.n_options + block.n_indicators
         self.value = np.zeros(n_vars, dtype=np.int64)
         self.value[sent] = 1
-        self.indicators_of: list[list[int]] = [[] for _ in range(block.n_options)]
         for offset, members in enumerate(block.indicator_members):
-            y = block.n_options + offset
             if self.value[members].any():
-                self.value[y] = 1
-            for member in members:
-                self.indicators_of[int(member)].append(y)
-        self.rows_of: list[list[int]] = [[] for _ in range(n_vars)]
-        self.activity = np.zeros(len(block.rows), dtype=np.int64)
-        for row_id, row in enumerate(block.rows):
-            if row.link:
-                continue
-            real = row.vars < n_vars  # slack variables are ignored: soft rows are judged hard
-            self.activity[row_id] = int((row.coefs[real] * self.value[row.vars[real]]).sum())
-            for var in row.vars[real]:
-                self.rows_of[int(var)].append(row_id)
+                self.value[block.n_options + offset] = 1
+        self.activity = np.bincount(
+            index.flat_rows, weights=index.flat_coefs * self.value[index.flat_vars],
+            minlength=index.n_rows).astype(np.int64)
+
+    def _rows(self, var: int) -> tuple[np.ndarray, np.ndarray]:
+        lo, hi = self.index.var_ptr[var], self.index.var_ptr[var + 1]
+        return self.index.var_rows[lo:hi], self.index.var_coefs[lo:hi]
+
+    def _indicators(self, option: int) -> np.ndarray:
+        return self.index.ind_of[self.index.ind_ptr[option]:self.index.ind_ptr[option + 1]]
 
     def change(self, option: int) -> tuple[dict[int, int], list[int]]:
         """Activity deltas per row if `option` were sent, and the indicators it would raise."""
-        raised = [y for y in self.indicators_of[option] if self.value[y] == 0]
+        raised = [int(y) for y in self._indicators(option) if self.value[y] == 0]
         delta: dict[int, int] = {}
         for var in [option, *raised]:
-            for row_id in self.rows_of[var]:
-                row = self.block.rows[row_id]
-                coef = int(row.coefs[np.flatnonzero(row.vars == var)[0]])
+            rows, coefs = self._rows(var)
+            for row_id, coef in zip(rows.tolist(), coefs.tolist(), strict=True):
                 delta[row_id] = delta.get(row_id, 0) + coef
         return delta, raised
 
@@ -72,6 +108,20 @@ class RowState:
         for y in raised:
             self.value[y] = 1
 
+    def remove(self, option: int) -> None:
+        """Un-send an option; indicators drop when no member is left."""
+        if not self.value[option]:
+            return
+        self.value[option] = 0
+        rows, coefs = self._rows(option)
+        np.subtract.at(self.activity, rows, coefs)
+        for y in self._indicators(option):
+            members = self.block.indicator_members[int(y) - self.block.n_options]
+            if self.value[y] and not self.value[members].any():
+                self.value[y] = 0
+                rows, coefs = self._rows(int(y))
+                np.subtract.at(self.activity, rows, coefs)
+
     def winners(self, row_id: int) -> np.ndarray:
         """Options currently sent that count in a row (through indicators too)."""
         row = self.block.rows[row_id]
@@ -87,18 +137,24 @@ class RowState:
         return members[self.value[members] > 0]
 
 
-def fill(block: Block, state: RowState) -> list[int]:
-    """Greedily add unsent candidates' paying options that break no row; returns them."""
+def fill(block: Block, state: RowState, allowed: np.ndarray | None = None) -> list[int]:
+    """Greedily add unsent candidates' paying options that break no row; returns them.
+
+    `allowed` (a mask over options) limits which options may be added.
+    """
     options = block.options
-    sent_cands = set(options["cand"].to_numpy()[state.value[: block.n_options] > 0].tolist())
-    order = np.lexsort(
-        (options["day"].to_numpy(), -options["coef"].to_numpy(), options["tier"].to_numpy())
-    )
+    candidates = options["cand"].to_numpy(np.int64)
+    coef = options["coef"].to_numpy(float)
+    eligible = coef > 0
+    if allowed is not None:
+        eligible &= allowed
+    sent_cands = set(candidates[state.value[: block.n_options] > 0].tolist())
+    order = np.lexsort((options["day"].to_numpy(), -coef, options["tier"].to_numpy()))
     added = []
-    for option in order:
+    for option in order[eligible[order]]:
         option = int(option)
-        cand = int(options["cand"].iat[option])
-        if cand in sent_cands or options["coef"].iat[option] <= 0:
+        cand = int(candidates[option])
+        if cand in sent_cands:
             continue
         if not state.blocking_rows(option):
             state.add(option)

@@ -23,6 +23,7 @@ import pandas as pd
 
 from models import InfeasibleError, Scenario
 from optimiser.block import Block
+from optimiser.coordinate import GLOBAL_REASONS, Decomposition, decompose
 from optimiser.cpsat import SolverOptions, SubProblem, SubResult, solve_cpsat, solve_greedy
 from optimiser.options import Options, Suppression, build_options
 from optimiser.reasons import RowState, explain, fill
@@ -30,6 +31,7 @@ from optimiser.rules import BuildContext, add_customer_rules, add_global_rules
 from optimiser.select import Matcher
 
 CHUNK_CUSTOMERS = 2000
+JOINT_OPTION_LIMIT = 300_000  # above this many coupled options, `auto` decomposes
 
 
 class NoSolutionError(Exception):
@@ -53,6 +55,7 @@ class SolveOutcome:
     objective_scale: int
     runtime_s: float
     subproblems: dict[str, int] = field(default_factory=dict)
+    prices: dict[str, float] = field(default_factory=dict)  # rule -> value per metric unit
 
 
 def make_block(options_frame: pd.DataFrame, ctx: BuildContext, with_global: bool) -> Block:
@@ -80,7 +83,9 @@ def split_by_customer(block: Block) -> list[SubProblem]:
         [customer[members[0]] for members in block.indicator_members], dtype=np.int64
     )
     var_customer = np.concatenate([customer, indicator_customer])
-    row_customer = np.array([var_customer[row.vars[0]] for row in block.rows], dtype=np.int64)
+    local_rows = [i for i, row in enumerate(block.rows) if row.reason not in GLOBAL_REASONS]
+    row_customer = np.array([var_customer[block.rows[i].vars[0]] for i in local_rows],
+                            dtype=np.int64)
     subs = []
     option_groups = pd.Series(np.arange(len(customer))).groupby(customer).indices
     indicator_groups = (
@@ -88,7 +93,8 @@ def split_by_customer(block: Block) -> list[SubProblem]:
         if len(indicator_customer)
         else {}
     )
-    row_groups = pd.Series(np.arange(len(row_customer))).groupby(row_customer).indices
+    row_groups = pd.Series(np.arange(len(local_rows))).groupby(row_customer).indices
+    row_ids = np.array(local_rows, dtype=np.int64)
     empty = np.array([], dtype=np.int64)
     for cust in sorted(option_groups):
         indicators = indicator_groups.get(cust, empty) + block.n_options
@@ -97,7 +103,7 @@ def split_by_customer(block: Block) -> list[SubProblem]:
                 option_groups[cust].astype(np.int64),
                 np.asarray(indicators, dtype=np.int64),
                 empty,
-                row_groups.get(cust, empty).astype(np.int64),
+                row_ids[row_groups.get(cust, empty)],
             )
         )
     return subs
@@ -128,14 +134,40 @@ class ChunkResult:
     statuses: list[str]
     conflicts: list[tuple[list[str], np.ndarray]]
     solver_calls: int = 0
+    prices: dict[str, float] = field(default_factory=dict)
+
+
+def solve_coupled(
+    block: Block, solver: SolverOptions, deadline: float, scenario: Scenario, objective_scale: int
+) -> ChunkResult:
+    """The customers linked by global rules: one joint CP-SAT model, or decomposition."""
+    strategy = solver.strategy
+    if strategy == "auto":
+        strategy = "joint" if block.n_options <= JOINT_OPTION_LIMIT else "decompose"
+    if strategy == "joint":
+        return solve_block(block, [whole(block)], solver, deadline, scenario)
+    result = decompose(block, split_by_customer(block), solver, deadline, objective_scale)
+    return solve_block(block, [], solver, deadline, scenario, given=result)
 
 
 def solve_block(
-    block: Block, subs: list[SubProblem], solver: SolverOptions, deadline: float, scenario: Scenario
+    block: Block,
+    subs: list[SubProblem],
+    solver: SolverOptions,
+    deadline: float,
+    scenario: Scenario,
+    given: Decomposition | None = None,
 ) -> ChunkResult:
-    """Solve each sub-problem, fill, explain; all in the block's local numbering."""
+    """Solve each sub-problem (or take a decomposition's result), fill, explain.
+
+    Everything here is in the block's local option numbering.
+    """
     results: list[SubResult] = []
     calls = 0
+    if given is not None:
+        achieved = {t: int(round(v)) for t, v in given.achieved.items()}
+        results.append(SubResult(given.sent, "FEASIBLE", achieved, given.bound))
+        calls = given.rounds
     for sub in subs:
         if is_trivial(block, sub):
             results.append(solve_greedy(block, sub))
@@ -145,7 +177,7 @@ def solve_block(
             results.append(solve_cpsat(block, sub, solver, remaining))
     conflicts = [
         (r.conflict, block.options["cand"].to_numpy()[s.option_vars])
-        for r, s in zip(results, subs, strict=True)
+        for r, s in zip(results[len(results) - len(subs):], subs, strict=True)
         if r.status == "INFEASIBLE"
     ]
     sent_local = np.concatenate([r.sent for r in results] or [np.array([], dtype=np.int64)])
@@ -176,6 +208,7 @@ def solve_block(
         [r.status for r in results],
         conflicts,
         calls,
+        dict(given.prices) if given is not None else {},
     )
 
 
@@ -245,7 +278,8 @@ def solve(
                     progress(done, total)
         if scenario.global_rules:
             joint = make_block(frame[frame["customer"].isin(coupled)], ctx, with_global=True)
-            results.append(solve_block(joint, [whole(joint)], solver, deadline, scenario))
+            results.append(solve_coupled(joint, solver, deadline, scenario,
+                                         ctx.objective_scale))
             if progress:
                 progress(total, total)
     finally:
@@ -262,7 +296,9 @@ def _raise_conflicts(scenario: Scenario, results: list[ChunkResult]) -> None:
             named = []
             for rule in rules:
                 if rule.startswith("candidate:"):
-                    named.append(f"mandatory candidate {ids[int(rule.split(':')[1])]}")
+                    positions = [int(p) for p in rule.split(":")[1].split(",")]
+                    copies = " or ".join(str(ids[p]) for p in positions)
+                    named.append(f"mandatory candidate {copies}")
                 else:
                     named.append(f"rule '{rule}'")
             who = sorted({str(customers[c]) for c in cands})
@@ -283,7 +319,9 @@ def _combine(
     margin: dict[int, float] = {}
     statuses: list[str] = []
     calls = 0
+    prices: dict[str, float] = {}
     for result in results:
+        prices.update(result.prices)
         suppressed.update(result.suppressed)
         statuses.extend(result.statuses)
         calls += result.solver_calls
@@ -311,4 +349,5 @@ def _combine(
         scale,
         runtime,
         {"subproblems": len(statuses), "solver_calls": calls},
+        prices,
     )

@@ -63,7 +63,7 @@ def add_scaled(
     coefs, lb, ub, scale, exact = scaled.coefs, scaled.lb, scaled.ub, scaled.scale, scaled.exact
     rule_low, rule_high = bounds
     if rule.soft is None:
-        block.add(members, coefs, lb, ub, rule.name, reason)
+        block.add(members, coefs, lb, ub, rule.name, reason, scale=scale)
         return
     penalty = rule.soft.penalty
     granularity = 1
@@ -86,6 +86,7 @@ def add_scaled(
                 bound if side == "ub" else None,
                 rule.name,
                 reason,
+                scale=scale,
             )
             continue
         top = -(-excess // granularity)
@@ -98,6 +99,7 @@ def add_scaled(
             bound if side == "ub" else None,
             rule.name,
             reason,
+            scale=scale,
         )
         # The model may over-charge the true penalty: the integer left side is at most
         # granularity-1 units short of a slack step, plus the bound's own rounding
