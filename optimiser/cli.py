@@ -70,6 +70,9 @@ def validate(scenario: Path) -> None:
 @click.option("--time-limit", type=float, default=None, help="Seconds (default: scenario's).")
 @click.option("--workers", type=int, default=None, help="Processes (default: scenario's or 1).")
 @click.option("--seed", type=int, default=None, help="Solver seed (default: scenario's or 0).")
+@click.option("--strategy", type=click.Choice(["auto", "joint", "decompose"]), default="auto",
+              show_default=True,
+              help="Customers linked by global rules: one joint model, or priced decomposition.")
 @click.option("--parquet", is_flag=True, help="Also write calendar.parquet.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 def plan(
@@ -78,6 +81,7 @@ def plan(
     time_limit: float | None,
     workers: int | None,
     seed: int | None,
+    strategy: str,
     parquet: bool,
     quiet: bool,
 ) -> None:
@@ -102,8 +106,14 @@ def plan(
         seed=settings.seed if seed is None else seed,
         workers=settings.workers if workers is None else workers,
         parameters=dict(settings.extra),
+        strategy=strategy,
     )
-    run = {"time_limit_s": options.time_limit_s, "seed": options.seed, "workers": options.workers}
+    run = {
+        "time_limit_s": options.time_limit_s,
+        "seed": options.seed,
+        "workers": options.workers,
+        "strategy": strategy,
+    }
     try:
         outcome = solve(loaded, options)
     except (InfeasibleError, NoSolutionError) as error:
@@ -174,7 +184,12 @@ def verify(scenario: Path, plan_dir: Path) -> None:
 
 @main.group(name="import")
 def import_group() -> None:
-    """Convert published benchmark instances into scenarios."""
+    """Convert published benchmark instances into scenarios.
+
+    \b
+    Example:
+      contact-plan import ejor path/to/GS1 -o gs1
+    """
 
 
 @import_group.command(name="ejor")
@@ -201,6 +216,120 @@ def import_ejor_command(source: Path, out: Path, start: dt.datetime) -> None:
         _invalid(error)
         return
     click.echo(f"scenario written to {out}")
+
+
+@main.command(name="audit")
+@click.argument("scenario", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.option(
+    "--top",
+    type=click.IntRange(min=0),
+    default=10,
+    show_default=True,
+    help="How many most-contacted customers and most duplicated messages to list.",
+)
+@click.option(
+    "--sensitive-states",
+    default="complaint,collections",
+    show_default=True,
+    help="Comma-separated customer states in which a promotion should not be proposed.",
+)
+def audit_command(scenario: Path, as_json: bool, top: int, sensitive_states: str) -> None:
+    """Audit contact pressure before any strategy: every proposal as if all were sent.
+
+    Each candidate counts once, on its earliest day in the horizon, on its first
+    listed channel. Reports contacts per customer per week, promotions during
+    sensitive states and on bill days, messages proposed twice, and totals per
+    product line and channel. No solver is run.
+
+    \b
+    Example:
+      contact-plan audit scenarios/retail_bank_week --top 5
+      contact-plan audit scenarios/retail_bank_week --json > audit.json
+    """
+    import json
+
+    from optimiser.audit import audit_scenario, render_audit
+
+    try:
+        loaded = load_scenario(scenario)
+    except ScenarioError as error:
+        _invalid(error)
+        return
+    states = [s.strip() for s in sensitive_states.split(",") if s.strip()]
+    report = audit_scenario(loaded, top=top, sensitive_states=states)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        click.echo(render_audit(report), nl=False)
+
+
+@main.command(name="compare")
+@click.argument("plan_a", metavar="PLAN_A", type=click.Path(path_type=Path))
+@click.argument("plan_b", metavar="PLAN_B", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def compare_command(plan_a: Path, plan_b: Path, as_json: bool) -> None:
+    """Compare two plan folders: value, sends, suppressions, pressure, per team (B - A).
+
+    Works from the plan folders alone. Every row shows A, B and B - A; the rows
+    of a breakdown add up to its total.
+
+    \b
+    Example:
+      contact-plan plan scenarios/retail_bank_week -o cap3
+      contact-plan plan my-copy-with-cap-2 -o cap2
+      contact-plan compare cap3 cap2
+    """
+    from optimiser.compare import NotAPlanError, compare_plans, render_comparison
+
+    try:
+        comparison = compare_plans(plan_a, plan_b)
+    except NotAPlanError as error:
+        _invalid(error)
+        return
+    if as_json:
+        click.echo(comparison.to_json())
+    else:
+        click.echo(render_comparison(comparison), nl=False)
+
+
+@main.command()
+@click.argument("plan_dir", metavar="PLAN", type=click.Path(path_type=Path))
+@click.option(
+    "--scenario",
+    "scenario",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Scenario folder the plan was made from (default: summary.json's scenario_path).",
+)
+@click.option(
+    "-o",
+    "--out",
+    "out",
+    type=click.Path(path_type=Path),
+    default=Path("report.html"),
+    show_default=True,
+    help="HTML file to write.",
+)
+def report(plan_dir: Path, scenario: Path | None, out: Path) -> None:
+    """Write a one-file HTML report of a plan for people: KPIs, charts, impact per team.
+
+    The file is self-contained (no script, no external resource): it opens
+    offline and can be mailed as is.
+
+    \b
+    Example:
+      contact-plan plan scenarios/retail_bank_week -o out
+      contact-plan report out --scenario scenarios/retail_bank_week -o report.html
+    """
+    from optimiser.report import ReportError, write_report
+
+    try:
+        written = write_report(plan_dir, out, scenario)
+    except (ReportError, ScenarioError) as error:
+        _invalid(error)
+        return
+    click.echo(f"report written to {written}")
 
 
 if __name__ == "__main__":

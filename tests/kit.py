@@ -50,7 +50,9 @@ def customer(customer_id: str, **attributes: Any) -> dict[str, Any]:
     return row
 
 
-def comm(comm_id: str, priority: int = 1, category: str = "marketing", **extra: Any) -> dict[str, Any]:
+def comm(
+    comm_id: str, priority: int = 1, category: str = "marketing", **extra: Any
+) -> dict[str, Any]:
     row = {"comm_id": comm_id, "product_line": extra.pop("product_line", "cards"),
            "category": category, "priority": priority}
     row.update(extra)
