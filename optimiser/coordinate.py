@@ -24,7 +24,6 @@ the sum over tiers, as the spec defines it.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -194,7 +193,7 @@ def _free_from(block: Block, rows: list[GlobalRow], tiers: np.ndarray) -> np.nda
 
 
 def decompose(block: Block, subs: list[SubProblem], solver: SolverOptions,
-              deadline: float, objective_scale: int) -> Decomposition:
+              objective_scale: int) -> Decomposition:
     """Phase by tier: price, solve customers, repair, fill; bound by Lagrangian duality."""
     rows = global_rows(block)
     tiers = block.options["tier"].to_numpy(np.int64)
@@ -222,11 +221,11 @@ def decompose(block: Block, subs: list[SubProblem], solver: SolverOptions,
         rounds += 1
         state = _repair(block, rows, active, relaxed, sent, coefs, free_from, phase, prices,
                         trim)
-        if time.monotonic() < deadline:
-            sent = _round(models, coefs, rows, prices, active, phase, True, secondary)
-            rounds += 1
-            state = _repair(block, rows, active, relaxed, sent, coefs, free_from, phase,
-                            prices, trim)
+        # a second round under the prices the first repair set (always run: determinism)
+        sent = _round(models, coefs, rows, prices, active, phase, True, secondary)
+        rounds += 1
+        state = _repair(block, rows, active, relaxed, sent, coefs, free_from, phase,
+                        prices, trim)
         current = np.flatnonzero(state.value[: block.n_options] > 0)
         achieved[phase] = float(coefs[current].sum()) - _penalty(rows, state, phase)
         bound[phase] = _lagrangian_bound(models, objective, rows, _bound_prices(rows, prices,
@@ -242,7 +241,7 @@ def decompose(block: Block, subs: list[SubProblem], solver: SolverOptions,
             mine = model.options[is_sent[model.options]]
             model.set_floor(phase, coefs, int(coefs[mine].sum()), pinned)
     final = np.flatnonzero(state.value[: block.n_options] > 0)
-    price_report = {}
+    price_report: dict[str, float] = {}
     for row, price in zip(rows, prices, strict=True):
         # objective units per row unit -> value per unit of the rule's metric
         per_unit = float(price) * row.scale / objective_scale

@@ -15,13 +15,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import time
-
 import numpy as np
 import pandas as pd
 from ortools.sat.python import cp_model
 
-from optimiser.block import Block
+from optimiser.block import Block, Row
 
 STATUS_NAMES = {
     cp_model.OPTIMAL: "OPTIMAL",
@@ -106,7 +104,7 @@ class _Model:
         for row_id in sub.rows:
             self._add_row(block.rows[int(row_id)], assumptions)
 
-    def _add_row(self, row, assumptions: bool) -> None:  # type: ignore[no-untyped-def]
+    def _add_row(self, row: Row, assumptions: bool) -> None:
         expr = cp_model.LinearExpr.weighted_sum(
             [self.var[int(v)] for v in row.vars], [int(c) for c in row.coefs]
         )
@@ -142,14 +140,27 @@ class _Model:
         return cp_model.LinearExpr.weighted_sum(terms, weights)
 
 
-def _solver(options: SolverOptions, time_limit: float) -> cp_model.CpSolver:
+# CP-SAT counts "deterministic time", a measure of work that is the same on every run,
+# whatever the machine's load. We stop solves on it so that the same scenario and seed
+# give the same plan. Measured on this 2-core machine (loaded by other work): GS1's
+# joint model does 0.18 to 0.23 deterministic units per wall second and first reaches
+# 151,024 at about 9 units; retail_bank_week's hardest tier about 0.14. At 0.25 a
+# `--time-limit 60` run gets 15 units: about 60 s when the machine is idle, longer
+# when it is busy, and the same plan either way.
+DETERMINISTIC_PER_SECOND = 0.25
+WALL_CAP_FACTOR = 3.0  # a wall-clock safety net only: never the planned stopping point
+
+
+def _solver(options: SolverOptions, work: float) -> cp_model.CpSolver:
+    """A solver stopping after `work` deterministic units (see DETERMINISTIC_PER_SECOND)."""
     solver = cp_model.CpSolver()
     params = solver.parameters
     # one thread: a tie between optima is then broken the same way every run, whatever the
     # number of processes (solver.parameters.num_workers in the scenario may override)
     params.num_workers = 1
     params.random_seed = options.seed
-    params.max_time_in_seconds = max(time_limit, 0.01)
+    params.max_deterministic_time = max(work, 0.001)
+    params.max_time_in_seconds = max(options.time_limit_s * WALL_CAP_FACTOR, 1.0)
     params.linearization_level = 2
     for key, value in options.parameters.items():
         setattr(params, key, value)
@@ -175,13 +186,13 @@ def trivial_bound(block: Block, sub: SubProblem, tier: int) -> float:
 
 
 def tier_budget(remaining: float, tiers_after: int) -> float:
-    """Time for the next tier: most of what is left, keeping 10% per later tier, since a
+    """Work for the next tier: most of what is left, keeping 10% per later tier, since a
     higher tier matters more than every lower one together."""
     return remaining * max(0.1, 1.0 - 0.1 * tiers_after)
 
 
 def solve_cpsat(
-    block: Block, sub: SubProblem, options: SolverOptions, time_limit: float
+    block: Block, sub: SubProblem, options: SolverOptions, time_limit: float | None = None
 ) -> SubResult:
     """Lexicographic CP-SAT solve; on infeasibility, a core of conflicting rules.
 
@@ -194,12 +205,12 @@ def solve_cpsat(
     bound: dict[int, float] = {}
     status_name = "OPTIMAL"
     values: np.ndarray | None = None
-    started = time.monotonic()
+    seconds = options.time_limit_s if time_limit is None else time_limit
+    work_left = seconds * DETERMINISTIC_PER_SECOND
     for position, tier in enumerate(tiers):
         expr = built.tier_expr(tier)
         built.model.maximize(expr)
-        remaining = time_limit - (time.monotonic() - started)
-        solver = _solver(options, tier_budget(remaining, len(tiers) - position - 1))
+        solver = _solver(options, tier_budget(work_left, len(tiers) - position - 1))
         status = solver.solve(built.model)
         if status == cp_model.INFEASIBLE:
             return SubResult(
@@ -207,7 +218,7 @@ def solve_cpsat(
                 "INFEASIBLE",
                 {},
                 {},
-                diagnose(block, sub, options, time_limit),
+                diagnose(block, sub, options),
             )
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             if values is None:
@@ -216,10 +227,13 @@ def solve_cpsat(
             for later in tiers[position:]:
                 bound[later] = trivial_bound(block, sub, later)
                 coefs = block.objective.get(later)
-                achieved[later] = 0 if coefs is None else int(coefs[sub.option_vars][values > 0].sum())
+                achieved[later] = (
+                    0 if coefs is None else int(coefs[sub.option_vars][values > 0].sum())
+                )
             break  # (the solver's bound is not trustworthy without a solution: keep trivial)
         if status == cp_model.FEASIBLE:
             status_name = "FEASIBLE"
+        work_left = max(work_left - solver.deterministic_time, 0.0)
         values = np.array([solver.value(built.var[int(i)]) for i in sub.option_vars])
         achieved[tier] = int(round(solver.objective_value))
         # both are upper bounds; an early-stopped solver's can be the looser one
@@ -236,12 +250,12 @@ def solve_cpsat(
     return SubResult(sent, status_name, achieved, bound)
 
 
-def diagnose(block: Block, sub: SubProblem, options: SolverOptions, time_limit: float) -> list[str]:
+def diagnose(block: Block, sub: SubProblem, options: SolverOptions) -> list[str]:
     """Names of the rules (and mandatory candidates) in an infeasibility core."""
     built = _Model(block, sub, assumptions=True)
     literals = built.literals
     built.model.add_assumptions(list(literals.values()))
-    solver = _solver(SolverOptions(time_limit, options.seed, 1, {}), max(time_limit, 5.0))
+    solver = _solver(options, max(options.time_limit_s * DETERMINISTIC_PER_SECOND, 5.0))
     status = solver.solve(built.model)
     if status != cp_model.INFEASIBLE:
         return sorted(literals)

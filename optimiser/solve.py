@@ -17,6 +17,7 @@ import multiprocessing
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -87,13 +88,16 @@ def split_by_customer(block: Block) -> list[SubProblem]:
     row_customer = np.array([var_customer[block.rows[i].vars[0]] for i in local_rows],
                             dtype=np.int64)
     subs = []
-    option_groups = pd.Series(np.arange(len(customer))).groupby(customer).indices
-    indicator_groups = (
+    # customer -> positions (`indices` of an int64 grouping: ndarray values)
+    Groups = dict[int, np.ndarray]
+    option_groups = cast(Groups, pd.Series(np.arange(len(customer))).groupby(customer).indices)
+    indicator_groups = cast(
+        Groups,
         pd.Series(np.arange(len(indicator_customer))).groupby(indicator_customer).indices
         if len(indicator_customer)
-        else {}
+        else {},
     )
-    row_groups = pd.Series(np.arange(len(local_rows))).groupby(row_customer).indices
+    row_groups = cast(Groups, pd.Series(np.arange(len(local_rows))).groupby(row_customer).indices)
     row_ids = np.array(local_rows, dtype=np.int64)
     empty = np.array([], dtype=np.int64)
     for cust in sorted(option_groups):
@@ -138,23 +142,22 @@ class ChunkResult:
 
 
 def solve_coupled(
-    block: Block, solver: SolverOptions, deadline: float, scenario: Scenario, objective_scale: int
+    block: Block, solver: SolverOptions, scenario: Scenario, objective_scale: int
 ) -> ChunkResult:
     """The customers linked by global rules: one joint CP-SAT model, or decomposition."""
     strategy = solver.strategy
     if strategy == "auto":
         strategy = "joint" if block.n_options <= JOINT_OPTION_LIMIT else "decompose"
     if strategy == "joint":
-        return solve_block(block, [whole(block)], solver, deadline, scenario)
-    result = decompose(block, split_by_customer(block), solver, deadline, objective_scale)
-    return solve_block(block, [], solver, deadline, scenario, given=result)
+        return solve_block(block, [whole(block)], solver, scenario)
+    result = decompose(block, split_by_customer(block), solver, objective_scale)
+    return solve_block(block, [], solver, scenario, given=result)
 
 
 def solve_block(
     block: Block,
     subs: list[SubProblem],
     solver: SolverOptions,
-    deadline: float,
     scenario: Scenario,
     given: Decomposition | None = None,
 ) -> ChunkResult:
@@ -165,16 +168,15 @@ def solve_block(
     results: list[SubResult] = []
     calls = 0
     if given is not None:
-        achieved = {t: int(round(v)) for t, v in given.achieved.items()}
-        results.append(SubResult(given.sent, "FEASIBLE", achieved, given.bound))
+        given_achieved = {t: int(round(v)) for t, v in given.achieved.items()}
+        results.append(SubResult(given.sent, "FEASIBLE", given_achieved, given.bound))
         calls = given.rounds
     for sub in subs:
         if is_trivial(block, sub):
             results.append(solve_greedy(block, sub))
         else:
             calls += 1
-            remaining = max(deadline - time.monotonic(), 0.05)
-            results.append(solve_cpsat(block, sub, solver, remaining))
+            results.append(solve_cpsat(block, sub, solver))
     conflicts = [
         (r.conflict, block.options["cand"].to_numpy()[s.option_vars])
         for r, s in zip(results[len(results) - len(subs):], subs, strict=True)
@@ -192,8 +194,8 @@ def solve_block(
     for result in results:
         for tier, value in result.achieved.items():
             achieved[tier] = achieved.get(tier, 0.0) + value
-        for tier, value in result.bound.items():
-            bound[tier] = bound.get(tier, 0.0) + value
+        for tier, upper in result.bound.items():
+            bound[tier] = bound.get(tier, 0.0) + upper
     # the greedy fill can only raise objectives: count what it added
     for option in added:
         for tier, coefs in block.objective.items():
@@ -221,14 +223,12 @@ def _solve_chunk(customers: np.ndarray) -> ChunkResult:
     options = _SHARED["options"]
     ctx = _SHARED["ctx"]
     solver = _SHARED["solver"]
-    deadline = _SHARED["deadline"]
     assert isinstance(scenario, Scenario) and isinstance(options, Options)
     assert isinstance(ctx, BuildContext) and isinstance(solver, SolverOptions)
-    assert isinstance(deadline, float)
     frame = options.frame
     chunk = frame[frame["customer"].isin(customers)]
     block = make_block(chunk, ctx, with_global=False)
-    return solve_block(block, split_by_customer(block), solver, deadline, scenario)
+    return solve_block(block, split_by_customer(block), solver, scenario)
 
 
 def coupled_customers(scenario: Scenario, options: Options, matcher: Matcher) -> np.ndarray:
@@ -248,7 +248,6 @@ def solve(
 ) -> SolveOutcome:
     """Run the whole optimisation; raise InfeasibleError with a diagnosis when impossible."""
     started = time.monotonic()
-    deadline = started + solver.time_limit_s
     matcher = Matcher(scenario)
     options = build_options(scenario, matcher)
     ctx = BuildContext(scenario, matcher)
@@ -260,7 +259,7 @@ def solve(
     ]
     results: list[ChunkResult] = []
     _SHARED.update(
-        scenario=scenario, options=options, ctx=ctx, solver=solver, deadline=float(deadline)
+        scenario=scenario, options=options, ctx=ctx, solver=solver
     )
     try:
         total = len(chunks) + (1 if scenario.global_rules else 0)
@@ -278,7 +277,7 @@ def solve(
                     progress(done, total)
         if scenario.global_rules:
             joint = make_block(frame[frame["customer"].isin(coupled)], ctx, with_global=True)
-            results.append(solve_coupled(joint, solver, deadline, scenario,
+            results.append(solve_coupled(joint, solver, scenario,
                                          ctx.objective_scale))
             if progress:
                 progress(total, total)
