@@ -99,7 +99,8 @@ class CustomerExclusion:
 
 @dataclass(frozen=True)
 class AroundExclusion:
-    """No `select` send from `days_before` days before to `days_after` days after an `around` send."""
+    """No `select` send from `days_before` days before to `days_after` days after an `around`
+    send."""
 
     name: str
     select: Selection

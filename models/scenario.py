@@ -23,6 +23,7 @@ from models.rules import (
     GLOBAL_RULE_TYPES,
     Channel,
     Dedup,
+    GlobalRule,
     Objective,
     Rule,
     SolverSettings,
@@ -144,7 +145,7 @@ class Scenario:
         return self.start + dt.timedelta(days=int(day))
 
     @property
-    def global_rules(self) -> tuple[Rule, ...]:
+    def global_rules(self) -> tuple[GlobalRule, ...]:
         return tuple(r for r in self.rules if isinstance(r, GLOBAL_RULE_TYPES))
 
     @property

@@ -331,7 +331,7 @@ def render_comparison(comparison: Comparison) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def _tidy(value: int | float) -> int | float:
+def _tidy(value: object) -> object:
     """JSON figures without float noise (-23502.633000000016 -> -23502.633)."""
     return round(value, 6) if isinstance(value, float) else value
 

@@ -13,6 +13,7 @@ the batch before any model is built.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -245,7 +246,12 @@ def _consent_matrix(scenario: Scenario) -> np.ndarray:
     )
 
 
-def _dedup_history_stage(scenario, sends: SendCodes, cand_comm: np.ndarray, remove) -> None:  # type: ignore[no-untyped-def]
+def _dedup_history_stage(
+    scenario: Scenario,
+    sends: SendCodes,
+    cand_comm: np.ndarray,
+    remove: Callable[[np.ndarray, str, str], None],
+) -> None:
     """No option repeating a message the customer got less than `window_days` ago."""
     if not scenario.dedup.enabled or scenario.history.empty:
         return

@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -119,6 +119,8 @@ def _soft_rows(
     for rule in scenario.global_rules:
         assert isinstance(rule, (Capacity, Budget, Volume))
         mask = matcher.match(rule.select, sends)
+        low: float | None
+        high: float | None
         if isinstance(rule, Capacity):
             low, high, metric = None, rule.max, "count"
         elif isinstance(rule, Budget):
@@ -195,11 +197,13 @@ def _summary(
     bound = float(sum(bound_by_tier.values()))
     by_day = calendar.groupby(["date", "channel"]).size()
     sends_by_day_channel: dict[str, dict[str, int]] = {}
-    for (date, channel), count in by_day.items():
+    for day_channel, count in by_day.items():
+        date, channel = cast(tuple[object, object], day_channel)
         sends_by_day_channel.setdefault(str(date), {})[str(channel)] = int(count)
     return {
         "format_version": 1,
         "scenario": scenario.name,
+        "scenario_path": str(scenario.folder.resolve()),
         "status": outcome.status,
         "objective": objective,
         "objective_by_tier": by_tier,

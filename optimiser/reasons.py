@@ -10,6 +10,8 @@ so after filling every unsent candidate is either blocked or of no value.
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 from optimiser.block import Block
@@ -180,7 +182,7 @@ def explain(
             continue
         blocking = [r for r in state.blocking_rows(option) if block.rows[r].reason != "candidate"]
         if not blocking:
-            if options["coef"].iat[option] <= 0:
+            if cast(float, options["coef"].iat[option]) <= 0:
                 out[candidate] = Suppression(
                     "no_value",
                     "",

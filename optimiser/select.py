@@ -128,6 +128,6 @@ def history_codes(scenario: Scenario) -> SendCodes:
     return SendCodes(
         customer=customer_index.get_indexer(history["customer_id"]).astype(np.int64),
         comm=comm_index.get_indexer(history["comm_id"]).astype(np.int64),
-        channel=channel_index.get_indexer(history["channel"]).astype(np.int64),
+        channel=channel_index.get_indexer(pd.Index(history["channel"])).astype(np.int64),
         day=history["day"].to_numpy(np.int64),
     )

@@ -7,6 +7,8 @@ must send exactly one of its copies: sending the message once satisfies it.
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 from optimiser.block import Block
@@ -36,7 +38,8 @@ def add_rows(block: Block, ctx: BuildContext) -> None:  # noqa: ARG001 - uniform
     if (options["message"] < 0).all():
         return
     grouped = options[options["message"] >= 0].groupby(["customer", "message"], sort=True)
-    for (customer, message), frame in grouped:
+    for group_key, frame in grouped:
+        customer, message = cast(tuple[int, int], group_key)  # int64 group keys
         is_mandatory = (int(customer), int(message)) in mandatory_groups
         if frame["cand"].nunique() < 2 and not is_mandatory:
             continue

@@ -10,6 +10,8 @@ tightest) is kept. A window whose history already reaches the cap gets
 
 from __future__ import annotations
 
+from typing import SupportsInt, cast
+
 import numpy as np
 import pandas as pd
 
@@ -58,8 +60,8 @@ def add_rows(block: Block, rule: FrequencyCap | NeverTogether, ctx: BuildContext
         counted = history[(history["day"] >= history_from) & (history["day"] <= last)]
         past = counted.groupby("customer").size()
         frame = pd.DataFrame({"option": selected[inside], "customer": customers[inside]})
-        for customer, members in frame.groupby("customer")["option"]:
-            key = (int(customer), tuple(members.to_numpy(np.int64)))
+        for customer, group in frame.groupby("customer")["option"]:
+            key = (int(cast(SupportsInt, customer)), tuple(group.to_numpy(np.int64)))
             used = int(past.get(customer, 0))
             tightest[key] = max(tightest.get(key, 0), used)
     candidate_of = block.options["cand"].to_numpy(np.int64)

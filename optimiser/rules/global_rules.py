@@ -32,6 +32,8 @@ def metric_values(block: Block, metric: str, ctx: BuildContext) -> np.ndarray:
 
 def add_rows(block: Block, rule: Capacity | Budget | Volume, ctx: BuildContext) -> None:
     selected = ctx.matcher.match(rule.select, ctx.sends(block))
+    low: float | None
+    high: float | None
     if isinstance(rule, Capacity):
         metric, low, high, reason = "count", None, rule.max, "capacity"
     elif isinstance(rule, Budget):
@@ -104,6 +106,8 @@ def add_scaled(
         # The model may over-charge the true penalty: the integer left side is at most
         # granularity-1 units short of a slack step, plus the bound's own rounding
         # (and, for inexact rows, one unit per member). Add that to the bound.
-        real_bound = (rule_high if side == "ub" else rule_low) * scale
+        rule_bound = rule_high if side == "ub" else rule_low
+        assert rule_bound is not None  # scale_row gives an ub (lb) only for a rule max (min)
+        real_bound = rule_bound * scale
         rounding = abs(bound - real_bound) + (granularity - 1) + (0 if exact else len(members))
         block.bound_slack[tier] = block.bound_slack.get(tier, 0.0) + penalty * rounding / scale
