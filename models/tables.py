@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from models.errors import ScenarioError
+from models.sql import query_frame
 
 ColumnType = Literal["str", "id", "bool", "int", "float", "date", "optional_date"]
 
@@ -88,28 +89,10 @@ def read_raw(folder: Path, spec: object, table: str) -> RawTable:
 
 
 def _read_sql(folder: Path, spec: dict[str, object], table: str) -> RawTable:
-    """Run a planner's SQL query (DuckDB by default) and treat the result like a file."""
-    query = spec.get("sql")
-    database = spec.get("database", ":memory:")
+    """Run a planner's SQL query (DuckDB or PostgreSQL, see models/sql.py) and treat the
+    result like a file: text cells, typed and located exactly as for CSV or Parquet."""
     label = f"scenario.yaml data.{table} (sql)"
-    if not isinstance(query, str):
-        raise ScenarioError("expected a 'sql' query string", file=label)
-    try:
-        import duckdb  # optional dependency: only needed for SQL tables
-    except ImportError as exc:
-        raise ScenarioError(
-            "SQL tables need the 'duckdb' package (pip install contact-plan[sql])", file=label
-        ) from exc
-    db = str(database)
-    if db != ":memory:" and "://" not in db:
-        db = str(folder / db)
-    try:
-        con = duckdb.connect(db, read_only=db != ":memory:")
-        frame = con.execute(query).df()
-        con.close()
-    except Exception as exc:  # duckdb raises its own hierarchy
-        raise ScenarioError(f"SQL query failed: {exc}", file=label) from exc
-    return RawTable(_as_text(frame), label, 1)
+    return RawTable(_as_text(query_frame(folder, spec, label)), label, 1)
 
 
 def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
