@@ -73,6 +73,12 @@ def validate(scenario: Path) -> None:
 @click.option("--strategy", type=click.Choice(["auto", "joint", "decompose"]), default="auto",
               show_default=True,
               help="Customers linked by global rules: one joint model, or priced decomposition.")
+@click.option("--backend", type=click.Choice(["local", "dask"]), default="local",
+              show_default=True,
+              help="Where independent customers are solved: this machine, or a Dask cluster.")
+@click.option("--scheduler", default=None,
+              help="Dask scheduler address (tcp://host:8786), or 'local' for an in-process "
+                   "cluster; required with --backend dask.")
 @click.option("--parquet", is_flag=True, help="Also write calendar.parquet.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 def plan(
@@ -82,6 +88,8 @@ def plan(
     workers: int | None,
     seed: int | None,
     strategy: str,
+    backend: str,
+    scheduler: str | None,
     parquet: bool,
     quiet: bool,
 ) -> None:
@@ -90,16 +98,26 @@ def plan(
     \b
     Example:
       contact-plan plan scenarios/retail_bank_week -o out --time-limit 30 --workers 2
+      contact-plan plan scenarios/retail_bank_week -o out --backend dask --scheduler tcp://host:8786
     """
+    if backend == "dask" and not scheduler:
+        raise click.UsageError("--backend dask needs --scheduler ADDRESS (or 'local')")
+    if backend == "local" and scheduler:
+        raise click.UsageError("--scheduler is only for --backend dask")
     from optimiser.cpsat import SolverOptions
     from optimiser.plan import build_plan, write_json, write_plan
+    from optimiser.progress import Progress
     from optimiser.solve import NoSolutionError, solve
 
+    progress = Progress(enabled=not quiet)
+    progress.step(f"loading {scenario}")
     try:
         loaded = load_scenario(scenario)
     except ScenarioError as error:
         _invalid(error)
         return
+    progress.step(f"loaded {len(loaded.customers):,} customers, "
+                  f"{len(loaded.candidates):,} candidates, {len(loaded.rules)} rules")
     settings = loaded.solver
     options = SolverOptions(
         time_limit_s=settings.time_limit_s if time_limit is None else time_limit,
@@ -113,13 +131,28 @@ def plan(
         "seed": options.seed,
         "workers": options.workers,
         "strategy": strategy,
+        "backend": backend,
     }
     try:
-        outcome = solve(loaded, options)
+        if backend == "dask":
+            from optimiser.backends import DaskBackend
+
+            progress.step(f"connecting to the Dask scheduler {scheduler}")
+            try:
+                cluster = DaskBackend(str(scheduler))
+            except (OSError, RuntimeError) as error:
+                _invalid(error)
+                return
+            with cluster:
+                outcome = solve(loaded, options, progress.blocks, cluster)
+        else:
+            outcome = solve(loaded, options, progress.blocks)
     except (InfeasibleError, NoSolutionError) as error:
         click.echo(f"infeasible: {error}", err=True)
         _write_failure(out, loaded.name, str(error), write_json)
         sys.exit(EXIT_INFEASIBLE)
+    progress.close()
+    progress.step("writing the plan")
     result = build_plan(loaded, outcome, run)
     write_plan(result, out, parquet=parquet)
     if not quiet:
@@ -330,6 +363,110 @@ def report(plan_dir: Path, scenario: Path | None, out: Path) -> None:
         _invalid(error)
         return
     click.echo(f"report written to {written}")
+
+
+@main.command(name="explain")
+@click.argument("plan_dir", metavar="PLAN", type=click.Path(path_type=Path))
+@click.option("--customer", "customer_id", default=None, help="Show this customer's week.")
+@click.option("--candidate", "candidate_id", default=None, help="Explain this one candidate.")
+@click.option(
+    "--scenario",
+    "scenario",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Scenario folder the plan was made from (default: summary.json's scenario_path).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def explain_command(
+    plan_dir: Path,
+    customer_id: str | None,
+    candidate_id: str | None,
+    scenario: Path | None,
+    as_json: bool,
+) -> None:
+    """Explain a plan: a customer's week, or why a candidate was not sent and what would change.
+
+    --customer lists, day by day, the history within reach of the rules, the planned
+    sends, the suppressed candidates (reason, rule, what won), states and closed
+    channels, then for each suppressed candidate the binding rule and what would have
+    to change. --candidate shows what stops each of its options. No solver is run.
+
+    \b
+    Example:
+      contact-plan explain out --customer C000828 --scenario scenarios/retail_bank_week
+      contact-plan explain out --candidate C000828-03 --json
+    """
+    from optimiser.explain import (
+        ExplainError,
+        explain_candidate,
+        explain_customer,
+        load_plan_view,
+        render_candidate,
+        render_customer,
+        to_json,
+    )
+
+    if (customer_id is None) == (candidate_id is None):
+        raise click.UsageError("give exactly one of --customer ID or --candidate ID")
+    try:
+        view = load_plan_view(plan_dir, scenario)
+        explained = (
+            explain_customer(view, customer_id)
+            if customer_id is not None
+            else explain_candidate(view, str(candidate_id))
+        )
+    except (ExplainError, ScenarioError) as error:
+        _invalid(error)
+        return
+    if as_json:
+        click.echo(to_json(explained))
+    elif customer_id is not None:
+        click.echo(render_customer(explained), nl=False)  # type: ignore[arg-type]
+    else:
+        click.echo(render_candidate(explained), nl=False)  # type: ignore[arg-type]
+
+
+@main.command()
+@click.option("--customers", type=click.IntRange(min=1), required=True,
+              help="Number of customers (about 15 candidates each).")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Random seed: the same customers and seed give byte-identical files.")
+@click.option("--days", type=click.IntRange(1, 62), default=7, show_default=True,
+              help="Horizon length in days (from Monday 2026-11-23).")
+@click.option("--partitions", type=click.IntRange(min=1), default=None,
+              help="Also write each customer table as this many part files, one block of "
+                   "customers each (a planned extension; the loader reads the single files).")
+@click.option("-o", "--out", "out", required=True, type=click.Path(path_type=Path),
+              help="Scenario folder to write (must not exist or be empty).")
+def generate(customers: int, seed: int, days: int, partitions: int | None, out: Path) -> None:
+    """Write a synthetic retail-bank scenario of any size, ready to plan.
+
+    Long-tailed candidates per customer (mean about 15), nine product lines,
+    five channels, consent gaps, preferences, 30 days of history, service
+    states, every per-customer rule type, and a call capacity, a mail budget
+    and a campaign minimum set from the generated demand so that they bind.
+
+    \b
+    Example:
+      contact-plan generate --customers 10000 --seed 1 -o synthetic-10k
+      contact-plan plan synthetic-10k -o synthetic-10k-plan
+      contact-plan generate --customers 1000000 --partitions 16 -o /tmp/synthetic-1m
+    """
+    import json
+
+    from models.generate import generate_scenario
+
+    try:
+        generate_scenario(customers, seed, out, days=days, partitions=partitions)
+    except (ValueError, FileExistsError) as error:
+        _invalid(error)
+        return
+    rows = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["rows"]
+    click.echo(
+        f"scenario written to {out}: {rows['customers']:,} customers, "
+        f"{rows['candidates']:,} candidates, {rows['history']:,} history rows, "
+        f"{rows['states']:,} states"
+    )
 
 
 if __name__ == "__main__":

@@ -4,8 +4,9 @@ Customers are independent unless a global rule (capacity, budget, volume)
 selects one of their options. Independent customers are processed in chunks
 (rows for a chunk are built in one vectorised pass), then each customer is
 solved as its own small model, greedily when no rule links two of its
-candidates. Chunks run in a process pool with `workers` processes. Customers
-touched by a global rule are solved together in one joint model.
+candidates. Chunks run on a backend (`optimiser/backends.py`): inline or a
+fork pool of `workers` processes, or a Dask cluster. Customers touched by a
+global rule are solved together in one joint model, in this process.
 
 Every customer's result depends only on its own data and the seed, never on
 how customers were chunked, so the plan is the same for any worker count.
@@ -13,7 +14,6 @@ how customers were chunked, so the plan is the same for any worker count.
 
 from __future__ import annotations
 
-import multiprocessing
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from models import InfeasibleError, Scenario
+from optimiser.backends import ChunkBackend, LocalBackend
 from optimiser.block import Block
 from optimiser.coordinate import GLOBAL_REASONS, Decomposition, decompose
 from optimiser.cpsat import SolverOptions, SubProblem, SubResult, solve_cpsat, solve_greedy
@@ -214,21 +215,37 @@ def solve_block(
     )
 
 
-# State shared with worker processes (inherited through fork, never pickled per task).
-_SHARED: dict[str, object] = {}
+@dataclass(frozen=True)
+class ChunkInputs:
+    """What every chunk of independent customers is solved from (the same for all chunks)."""
+
+    scenario: Scenario
+    options: Options
+    ctx: BuildContext
+    solver: SolverOptions
 
 
-def _solve_chunk(customers: np.ndarray) -> ChunkResult:
-    scenario = _SHARED["scenario"]
-    options = _SHARED["options"]
-    ctx = _SHARED["ctx"]
-    solver = _SHARED["solver"]
-    assert isinstance(scenario, Scenario) and isinstance(options, Options)
-    assert isinstance(ctx, BuildContext) and isinstance(solver, SolverOptions)
+def solve_chunk(
+    customers: np.ndarray,
+    scenario: Scenario,
+    options: Options,
+    ctx: BuildContext,
+    solver: SolverOptions,
+) -> ChunkResult:
+    """Solve one chunk of independent customers: a pure function of its arguments.
+
+    The result depends only on the customers' own data and the seed, so it is the
+    same whichever process or machine runs it.
+    """
     frame = options.frame
     chunk = frame[frame["customer"].isin(customers)]
     block = make_block(chunk, ctx, with_global=False)
     return solve_block(block, split_by_customer(block), solver, scenario)
+
+
+def solve_chunk_from(customers: np.ndarray, inputs: ChunkInputs) -> ChunkResult:
+    """`solve_chunk` with its shared inputs bundled: what a backend calls per chunk."""
+    return solve_chunk(customers, inputs.scenario, inputs.options, inputs.ctx, inputs.solver)
 
 
 def coupled_customers(scenario: Scenario, options: Options, matcher: Matcher) -> np.ndarray:
@@ -244,9 +261,16 @@ def coupled_customers(scenario: Scenario, options: Options, matcher: Matcher) ->
 
 
 def solve(
-    scenario: Scenario, solver: SolverOptions, progress: Progress | None = None
+    scenario: Scenario,
+    solver: SolverOptions,
+    progress: Progress | None = None,
+    backend: ChunkBackend | None = None,
 ) -> SolveOutcome:
-    """Run the whole optimisation; raise InfeasibleError with a diagnosis when impossible."""
+    """Run the whole optimisation; raise InfeasibleError with a diagnosis when impossible.
+
+    `backend` runs the chunks of independent customers (default: this machine with
+    `solver.workers` processes); the plan does not depend on it.
+    """
     started = time.monotonic()
     matcher = Matcher(scenario)
     options = build_options(scenario, matcher)
@@ -257,32 +281,20 @@ def solve(
     chunks = [
         independent[i : i + CHUNK_CUSTOMERS] for i in range(0, len(independent), CHUNK_CUSTOMERS)
     ]
+    runner = backend if backend is not None else LocalBackend(solver.workers)
+    inputs = ChunkInputs(scenario, options, ctx, solver)
     results: list[ChunkResult] = []
-    _SHARED.update(
-        scenario=scenario, options=options, ctx=ctx, solver=solver
-    )
-    try:
-        total = len(chunks) + (1 if scenario.global_rules else 0)
-        if solver.workers > 1 and len(chunks) > 1:
-            context = multiprocessing.get_context("fork")
-            with context.Pool(solver.workers) as pool:
-                for done, result in enumerate(pool.imap(_solve_chunk, chunks), start=1):
-                    results.append(result)
-                    if progress:
-                        progress(done, total)
-        else:
-            for done, chunk in enumerate(chunks, start=1):
-                results.append(_solve_chunk(chunk))
-                if progress:
-                    progress(done, total)
-        if scenario.global_rules:
-            joint = make_block(frame[frame["customer"].isin(coupled)], ctx, with_global=True)
-            results.append(solve_coupled(joint, solver, scenario,
-                                         ctx.objective_scale))
-            if progress:
-                progress(total, total)
-    finally:
-        _SHARED.clear()
+    total = len(chunks) + (1 if scenario.global_rules else 0)
+    # results come back in chunk order, whatever ran them: `_combine` sums in that order
+    for done, result in enumerate(runner.map(solve_chunk_from, chunks, inputs), start=1):
+        results.append(result)
+        if progress:
+            progress(done, total)
+    if scenario.global_rules:
+        joint = make_block(frame[frame["customer"].isin(coupled)], ctx, with_global=True)
+        results.append(solve_coupled(joint, solver, scenario, ctx.objective_scale))
+        if progress:
+            progress(total, total)
     _raise_conflicts(scenario, results)
     return _combine(options, results, ctx.objective_scale, time.monotonic() - started)
 
