@@ -163,6 +163,17 @@ class Scenario:
         )
 
 
+class _TextDatesLoader(yaml.SafeLoader):
+    """YAML without implicit timestamps: `2026-13-45` stays text, so our own date parsing
+    can name the key and say what was expected (PyYAML would raise a bare ValueError)."""
+
+
+_TextDatesLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def load_scenario(folder: str | Path) -> Scenario:
     """Load and validate a scenario folder; raise ScenarioError naming what is wrong."""
     folder = Path(folder)
@@ -170,7 +181,7 @@ def load_scenario(folder: str | Path) -> Scenario:
     if not yaml_path.is_file():
         raise ScenarioError("scenario.yaml not found", file=str(yaml_path))
     try:
-        doc = yaml.safe_load(yaml_path.read_text(encoding="utf-8"))
+        doc = yaml.load(yaml_path.read_text(encoding="utf-8"), Loader=_TextDatesLoader)
     except yaml.YAMLError as exc:
         raise ScenarioError(f"not valid YAML: {exc}", file=str(yaml_path)) from exc
     top = config.expect_mapping(doc, "<top>")

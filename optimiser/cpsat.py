@@ -200,6 +200,18 @@ def solve_cpsat(
     ran out before the tier was reached.
     """
     built = _Model(block, sub)
+    # a row with no variables is settled now: CP-SAT would silently drop an impossible one
+    impossible = [
+        block.rows[int(r)].rule
+        for r in sub.rows
+        if len(block.rows[int(r)].vars) == 0
+        and not (
+            (block.rows[int(r)].lb or 0) <= 0
+            and (block.rows[int(r)].ub is None or 0 <= block.rows[int(r)].ub)
+        )
+    ]
+    if impossible:
+        return SubResult(np.array([], dtype=np.int64), "INFEASIBLE", {}, {}, sorted(impossible))
     tiers = tiers_of(block, sub) or [1]
     achieved: dict[int, int] = {}
     bound: dict[int, float] = {}

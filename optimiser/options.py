@@ -112,6 +112,12 @@ def build_options(scenario: Scenario, matcher: Matcher | None = None) -> Options
         else np.full(len(cands), -1, dtype=np.int64)
     )
     suppressed: dict[int, Suppression] = {}
+    # a message is mandatory when any copy of it (same customer, same dedup message) is:
+    # every copy may then carry it, whatever that copy is worth on its own
+    message_mandatory = cand_mandatory.copy()
+    if scenario.dedup.enabled and cand_mandatory.any():
+        groups = pd.Series(cand_mandatory).groupby([cand_customer, messages]).transform("any")
+        message_mandatory = groups.to_numpy(bool)
 
     earliest = np.maximum(cands["earliest_day"].to_numpy(np.int64), 0)
     latest = np.minimum(cands["latest_day"].to_numpy(np.int64), scenario.days - 1)
@@ -180,13 +186,25 @@ def build_options(scenario: Scenario, matcher: Matcher | None = None) -> Options
     for rule in scenario.global_rules:
         if isinstance(rule, Volume) and rule.min is not None:
             wanted_by_volume |= matcher.match(rule.select, sends)
-    remove((coef <= 0) & ~cand_mandatory[cand] & ~wanted_by_volume, "no_value")
+    remove((coef <= 0) & ~message_mandatory[cand] & ~wanted_by_volume, "no_value")
 
     has_option = np.zeros(len(cands), dtype=bool)
     has_option[cand[alive]] = True
     for position in np.flatnonzero(~has_option & ~outside):
         stage = int(last_reason[position])
         reason, rule_name = stage_log[stage]
+        if (
+            cand_mandatory[position]
+            and data_stages <= stage
+            and reason != "no_value"
+            and _another_copy_can_carry(position, cand_customer, messages, has_option)
+        ):
+            suppressed[int(position)] = Suppression(
+                "duplicate", "dedup",
+                f"its own options are blocked by rule {rule_name!r} ({reason}); another copy "
+                "of this mandatory message carries it",
+            )
+            continue
         if cand_mandatory[position] and data_stages <= stage and reason != "no_value":
             rules = [
                 f"{name!r} ({why})"
@@ -211,10 +229,22 @@ def build_options(scenario: Scenario, matcher: Matcher | None = None) -> Options
             "cost": cost[alive],
             "tier": cand_tier[cand[alive]],
             "mandatory": cand_mandatory[cand[alive]],
+            "message_mandatory": message_mandatory[cand[alive]],
             "message": messages[cand[alive]],
         }
     )
     return Options(frame, cand_customer, cand_comm, cand_tier, cand_mandatory, messages, suppressed)
+
+
+def _another_copy_can_carry(
+    position: int, customers: np.ndarray, messages: np.ndarray, has_option: np.ndarray
+) -> bool:
+    """Whether another candidate of the same customer and dedup message can still be sent."""
+    if messages[position] < 0:
+        return False
+    same = (customers == customers[position]) & (messages == messages[position])
+    same[position] = False
+    return bool(has_option[same].any())
 
 
 def _stage_detail(reason: str) -> str:

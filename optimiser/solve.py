@@ -314,8 +314,9 @@ def _raise_conflicts(scenario: Scenario, results: list[ChunkResult]) -> None:
                     named.append(f"rule '{rule}'")
             who = sorted({str(customers[c]) for c in cands})
             shown = ", ".join(who[:5]) + (f" and {len(who) - 5} more" if len(who) > 5 else "")
+            scope = f"for customer(s) {shown}" if who else "for the plan as a whole"
             raise InfeasibleError(
-                f"no plan satisfies every hard rule for customer(s) {shown}: conflict between "
+                f"no plan satisfies every hard rule {scope}: conflict between "
                 + "; ".join(named or ["the hard rules"])
             )
 

@@ -24,7 +24,7 @@ def add_rows(block: Block, ctx: BuildContext) -> None:  # noqa: ARG001 - uniform
     for cand, members in by_candidate.items():
         mandatory = bool(options["mandatory"].iloc[members[0]])
         message = int(cand_message[members[0]])
-        if mandatory and message >= 0:
+        if bool(options["message_mandatory"].iloc[members[0]]) and message >= 0:
             mandatory_groups.add((int(options["customer"].iloc[members[0]]), message))
         exact = mandatory and message < 0
         block.add(
