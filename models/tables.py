@@ -155,9 +155,10 @@ def _default_series(length: int, column: Column) -> pd.Series:
     if column.type == "bool":
         return pd.Series(np.full(length, bool(column.default)), dtype=bool)
     if column.type == "int":
-        return pd.Series(np.full(length, int(column.default or 0)), dtype=np.int64)
+        whole = int(str(column.default or 0))
+        return pd.Series(np.full(length, whole, dtype=np.int64))
     if column.type == "float":
-        return pd.Series(np.full(length, float(column.default or 0.0)), dtype=np.float64)
+        return pd.Series(np.full(length, float(str(column.default or 0.0)), dtype=np.float64))
     if column.type == "optional_date":
         return pd.Series([None] * length, dtype=object)
     return pd.Series([str(column.default or "")] * length, dtype=object)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -159,7 +161,9 @@ def plan(
         _print_summary(result.summary, out)
 
 
-def _write_failure(out: Path, name: str, diagnosis: str, write_json) -> None:  # type: ignore[no-untyped-def]
+def _write_failure(
+    out: Path, name: str, diagnosis: str, write_json: Callable[[Path, dict[str, Any]], None]
+) -> None:
     """An infeasible run still leaves a summary.json saying why (and no calendar)."""
     import tempfile
 
@@ -174,7 +178,7 @@ def _write_failure(out: Path, name: str, diagnosis: str, write_json) -> None:  #
     replace_dir(staging, out)
 
 
-def _print_summary(summary: dict, out: Path) -> None:  # type: ignore[type-arg]
+def _print_summary(summary: dict[str, Any], out: Path) -> None:
     counts = summary["counts"]
     reasons = sorted(counts["suppressed_by_reason"].items(), key=lambda kv: -kv[1])[:4]
     click.echo(

@@ -202,13 +202,9 @@ def solve_cpsat(
     built = _Model(block, sub)
     # a row with no variables is settled now: CP-SAT would silently drop an impossible one
     impossible = [
-        block.rows[int(r)].rule
-        for r in sub.rows
-        if len(block.rows[int(r)].vars) == 0
-        and not (
-            (block.rows[int(r)].lb or 0) <= 0
-            and (block.rows[int(r)].ub is None or 0 <= block.rows[int(r)].ub)
-        )
+        row.rule
+        for row in (block.rows[int(r)] for r in sub.rows)
+        if len(row.vars) == 0 and not ((row.lb or 0) <= 0 <= (0 if row.ub is None else row.ub))
     ]
     if impossible:
         return SubResult(np.array([], dtype=np.int64), "INFEASIBLE", {}, {}, sorted(impossible))

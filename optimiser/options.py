@@ -197,7 +197,7 @@ def build_options(scenario: Scenario, matcher: Matcher | None = None) -> Options
             cand_mandatory[position]
             and data_stages <= stage
             and reason != "no_value"
-            and _another_copy_can_carry(position, cand_customer, messages, has_option)
+            and _another_copy_can_carry(int(position), cand_customer, messages, has_option)
         ):
             suppressed[int(position)] = Suppression(
                 "duplicate", "dedup",
