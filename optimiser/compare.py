@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from optimiser.audit import BUCKETS, bucket_of, text_table
+from optimiser.plan_folder import read_summary
 
 __all__ = [
     "Comparison",
@@ -127,17 +128,8 @@ class Comparison:
 def load_plan_folder(path: str | Path) -> PlanFolder:
     """Read a plan folder; raise NotAPlanError saying what is missing or unreadable."""
     path = Path(path)
-    if not path.is_dir():
-        raise NotAPlanError(f"{path}: not a plan folder (no such folder)")
+    summary = read_summary(path, NotAPlanError)
     summary_path = path / "summary.json"
-    if not summary_path.is_file():
-        raise NotAPlanError(f"{summary_path}: not a plan folder (no summary.json)")
-    try:
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise NotAPlanError(f"{summary_path}: not valid JSON: {error}") from error
-    if not isinstance(summary, dict):
-        raise NotAPlanError(f"{summary_path}: expected a JSON object")
     calendar_path = path / "calendar.csv"
     if not calendar_path.is_file():
         status, diagnosis = summary.get("status"), summary.get("diagnosis")

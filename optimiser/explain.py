@@ -44,6 +44,7 @@ from models.rules import (
     Volume,
 )
 from models.scenario import OPEN_END
+from optimiser.plan_folder import read_summary, scenario_folder
 from optimiser.verify import cell_matches, channel_weights, selection_mask
 
 CALENDAR_COLUMNS = (
@@ -82,15 +83,7 @@ def load_plan_view(plan_dir: str | Path, scenario_dir: str | Path | None = None)
     scenario loader passes through.
     """
     plan_dir = Path(plan_dir)
-    summary_path = plan_dir / "summary.json"
-    if not summary_path.is_file():
-        raise ExplainError(f"{summary_path}: not found (is {plan_dir} a plan folder?)")
-    try:
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise ExplainError(f"{summary_path}: not valid JSON ({error})") from error
-    if not isinstance(summary, dict):
-        raise ExplainError(f"{summary_path}: expected a JSON object")
+    summary = read_summary(plan_dir, ExplainError)
     if not (plan_dir / "calendar.csv").is_file():
         why = summary.get("diagnosis")
         raise ExplainError(
@@ -98,10 +91,7 @@ def load_plan_view(plan_dir: str | Path, scenario_dir: str | Path | None = None)
             + (f": {why}" if why else "")
             + "): there is no plan to explain"
         )
-    folder = scenario_dir if scenario_dir is not None else summary.get("scenario_path")
-    if not folder:
-        raise ExplainError(f"{summary_path} does not name its scenario: pass --scenario SCENARIO")
-    scenario = load_scenario(folder)
+    scenario = load_scenario(scenario_folder(plan_dir, summary, scenario_dir, ExplainError))
     calendar = _read_table(plan_dir / "calendar.csv", CALENDAR_COLUMNS)
     for column in ("value", "cost"):
         calendar[column] = pd.to_numeric(calendar[column], errors="coerce").astype(float)

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from models import Scenario, load_scenario
+from optimiser.plan_folder import read_summary, scenario_folder
 
 # Restrained palette: one accent (blue) in a few shades, greys for context,
 # and one alert colour used only for a rule that is violated.
@@ -88,18 +89,12 @@ class ReportData:
 def load_report_data(plan_dir: str | Path, scenario_dir: str | Path | None = None) -> ReportData:
     """Read a plan folder and its scenario; raise ReportError when they cannot be reported."""
     plan_dir = Path(plan_dir)
-    summary_path = plan_dir / "summary.json"
-    if not summary_path.is_file():
-        raise ReportError(f"{summary_path}: not found (is {plan_dir} a plan folder?)")
-    try:
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise ReportError(f"{summary_path}: not valid JSON ({error})") from error
+    summary = read_summary(plan_dir, ReportError)
     if "counts" not in summary:
         # an infeasible run leaves only a status and a diagnosis
         return ReportData(plan_dir, summary, pd.DataFrame(), pd.DataFrame(), pd.DataFrame(),
                           pd.Series(dtype=str), [], [], str(summary.get("scenario", "")))
-    scenario = load_scenario(_scenario_folder(plan_dir, summary, scenario_dir))
+    scenario = load_scenario(scenario_folder(plan_dir, summary, scenario_dir, ReportError))
     calendar = _read_table(plan_dir / "calendar.csv")
     for column in ("value", "cost"):
         calendar[column] = pd.to_numeric(calendar[column]).astype(float)
@@ -118,23 +113,6 @@ def load_report_data(plan_dir: str | Path, scenario_dir: str | Path | None = Non
         channels=list(scenario.channels),
         scenario_name=str(summary.get("scenario") or scenario.name),
     )
-
-
-def _scenario_folder(
-    plan_dir: Path, summary: Mapping[str, Any], scenario_dir: str | Path | None
-) -> Path:
-    if scenario_dir is not None:
-        return Path(scenario_dir)
-    recorded = summary.get("scenario_path")
-    if not recorded:
-        raise ReportError(
-            f"{plan_dir / 'summary.json'} does not name its scenario: pass --scenario SCENARIO"
-        )
-    path = Path(recorded)
-    # a relative path is taken from the current directory, else from the plan folder
-    if not path.is_absolute() and not path.exists() and (plan_dir / path).exists():
-        return plan_dir / path
-    return path
 
 
 def _read_table(path: Path) -> pd.DataFrame:

@@ -475,7 +475,7 @@ def test_scenario_path_missing_asks_for_scenario(cap_plan: Path, tmp_path: Path)
 def test_not_a_plan_folder_exits_2(tmp_path: Path) -> None:
     result = explain(tmp_path, "--customer", "A")
     assert result.exit_code == EXIT_INVALID
-    assert "summary.json: not found" in result.stderr
+    assert "summary.json: not a plan folder (no summary.json)" in result.stderr
 
 
 # --------------------------------------------------------------------------- helpers
