@@ -162,6 +162,10 @@ class CustomerModel:
         self.model.clear_assumptions()
         self.model.add_assumptions(assumptions)
         status = self.solver.solve(self.model)
+        if status == cp_model.INFEASIBLE and floors:
+            # the floors of earlier tiers can conflict with what repair left this customer;
+            # the customer's own rules alone never do (its earlier solution satisfied them)
+            return self.solve(coefs, phase, False, secondary, banned)
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             raise RuntimeError(f"customer sub-problem status {self.solver.status_name(status)}")
         values = np.array([self.solver.value(self.x[int(i)]) for i in self.options], dtype=bool)
@@ -326,7 +330,8 @@ def _repair(block: Block, rows: list[GlobalRow], active: list[int],
     state = RowState(block, np.sort(sent))
     value = block.options["coef"].to_numpy(float)
     tier = block.options["tier"].to_numpy(np.int64)
-    mandatory = block.options["mandatory"].to_numpy(bool)
+    # a copy carrying a mandatory message is as untouchable as the mandatory copy itself
+    mandatory = block.options["message_mandatory"].to_numpy(bool)
     for index in active:
         row = rows[index]
         low, high = _limits(row, index, relaxed)

@@ -112,13 +112,6 @@ def build_options(scenario: Scenario, matcher: Matcher | None = None) -> Options
         else np.full(len(cands), -1, dtype=np.int64)
     )
     suppressed: dict[int, Suppression] = {}
-    # a message is mandatory when any copy of it (same customer, same dedup message) is:
-    # every copy may then carry it, whatever that copy is worth on its own
-    message_mandatory = cand_mandatory.copy()
-    if scenario.dedup.enabled and cand_mandatory.any():
-        groups = pd.Series(cand_mandatory).groupby([cand_customer, messages]).transform("any")
-        message_mandatory = groups.to_numpy(bool)
-
     earliest = np.maximum(cands["earliest_day"].to_numpy(np.int64), 0)
     latest = np.minimum(cands["latest_day"].to_numpy(np.int64), scenario.days - 1)
     outside = earliest > latest
@@ -171,6 +164,16 @@ def build_options(scenario: Scenario, matcher: Matcher | None = None) -> Options
     remove(closed[sends.channel, sends.day], "channel_closed")
     _dedup_history_stage(scenario, sends, cand_comm, remove)
     data_stages = len(stage_log)
+    # A message is mandatory when a copy of it (same customer, same dedup message) is
+    # mandatory and the data lets that copy be sent: every copy may then carry it,
+    # whatever that copy is worth on its own. A mandatory copy the data rules out
+    # obliges nothing (spec section 4: it is simply suppressed with its data reason).
+    sendable = np.zeros(len(cands), dtype=bool)
+    sendable[cand[alive]] = True
+    message_mandatory = cand_mandatory & sendable
+    if scenario.dedup.enabled and message_mandatory.any():
+        groups = pd.Series(message_mandatory).groupby([cand_customer, messages]).transform("any")
+        message_mandatory = groups.to_numpy(bool)
     for rule in scenario.customer_rules:
         blocked = _rule_stage(scenario, matcher, rule, sends)
         if blocked is not None:

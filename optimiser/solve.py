@@ -26,7 +26,15 @@ from models import InfeasibleError, Scenario
 from optimiser.backends import ChunkBackend, LocalBackend
 from optimiser.block import Block
 from optimiser.coordinate import GLOBAL_REASONS, Decomposition, decompose
-from optimiser.cpsat import SolverOptions, SubProblem, SubResult, solve_cpsat, solve_greedy
+from optimiser.cpsat import (
+    SolverOptions,
+    SubProblem,
+    SubResult,
+    solve_cpsat,
+    solve_greedy,
+    tiers_of,
+    trivial_bound,
+)
 from optimiser.options import Options, Suppression, build_options
 from optimiser.reasons import RowState, explain, fill
 from optimiser.rules import BuildContext, add_customer_rules, add_global_rules
@@ -187,6 +195,14 @@ def solve_block(
     state = RowState(block, sent_local.astype(np.int64))
     added = fill(block, state)
     sent_local = np.sort(np.concatenate([sent_local, np.array(added, dtype=np.int64)]))
+    offset = len(results) - len(subs)
+    for position, sub in enumerate(subs):
+        result = results[offset + position]
+        if result.status == "UNKNOWN" and _hard_minimums_hold(block, state, sub):
+            # CP-SAT found nothing in its time, but the greedy fill did: a plan with
+            # honest trivial bounds beats no plan at all
+            bounds = {t: trivial_bound(block, sub, t) for t in tiers_of(block, sub)}
+            results[offset + position] = SubResult(result.sent, "FEASIBLE", {}, bounds)
     candidate_ids = scenario.candidates["candidate_id"].to_numpy()
     values = scenario.candidates["value"].to_numpy(float)
     suppressed = explain(block, state, candidate_ids, values) if not conflicts else {}
@@ -246,6 +262,17 @@ def solve_chunk(
 def solve_chunk_from(customers: np.ndarray, inputs: ChunkInputs) -> ChunkResult:
     """`solve_chunk` with its shared inputs bundled: what a backend calls per chunk."""
     return solve_chunk(customers, inputs.scenario, inputs.options, inputs.ctx, inputs.solver)
+
+
+def _hard_minimums_hold(block: Block, state: RowState, sub: SubProblem) -> bool:
+    """Whether every `>=` row without slack (mandatory sends, hard minimums) holds."""
+    n_vars = block.n_options + block.n_indicators
+    for row_id in sub.rows:
+        row = block.rows[int(row_id)]
+        hard = row.lb is not None and not (row.vars >= n_vars).any()
+        if hard and state.activity[int(row_id)] < row.lb:
+            return False
+    return True
 
 
 def coupled_customers(scenario: Scenario, options: Options, matcher: Matcher) -> np.ndarray:
