@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m bench` runs every method on every scenario and prints a table."""
