@@ -188,6 +188,8 @@ def _free_from(block: Block, rows: list[GlobalRow], tiers: np.ndarray) -> np.nda
     volume minimum charged in an earlier tier (or a hard one) needs it."""
     first = tiers.copy()
     top = int(tiers.min()) if len(tiers) else 1
+    # a mandatory message must be sendable from the first phase on, whatever its tier
+    first[block.options["message_mandatory"].to_numpy(bool)] = top
     for row in rows:
         if row.lb is None:
             continue

@@ -159,8 +159,28 @@ def solve_coupled(
         strategy = "joint" if block.n_options <= JOINT_OPTION_LIMIT else "decompose"
     if strategy == "joint":
         return solve_block(block, [whole(block)], solver, scenario)
-    result = decompose(block, split_by_customer(block), solver, objective_scale)
-    return solve_block(block, [], solver, scenario, given=result)
+    try:
+        result = decompose(block, split_by_customer(block), solver, objective_scale)
+    except RuntimeError:
+        result = None
+    if result is not None and _every_hard_row_holds(block, result.sent):
+        return solve_block(block, [], solver, scenario, given=result)
+    # The decomposition is a heuristic: when its repair cannot meet a hard rule (or the
+    # rules are infeasible), the exact joint model decides, with its diagnosis.
+    return solve_block(block, [whole(block)], solver, scenario)
+
+
+def _every_hard_row_holds(block: Block, sent: np.ndarray) -> bool:
+    """Whether a solution meets every row that has no slack (customer and global)."""
+    state = RowState(block, np.asarray(sent, dtype=np.int64))
+    n_vars = block.n_options + block.n_indicators
+    for row_id, row in enumerate(block.rows):
+        if row.link or (row.vars >= n_vars).any():
+            continue
+        value = state.activity[row_id]
+        if (row.lb is not None and value < row.lb) or (row.ub is not None and value > row.ub):
+            return False
+    return True
 
 
 def solve_block(

@@ -115,10 +115,14 @@ def write_scenario(
 
 
 def plan_and_verify(folder: Path, out: Path | None = None, *, time_limit: float = 20.0,
-                    workers: int = 1, seed: int = 0) -> Plan:
-    """Plan a scenario folder, write it, and assert the verifier finds no violation."""
+                    workers: int = 1, seed: int = 0, strategy: str = "auto") -> Plan:
+    """Plan a scenario folder, write it, and assert the verifier finds no violation.
+
+    `strategy` is how customers coupled by global rules are solved (auto, joint, decompose).
+    """
     scenario = load_scenario(folder)
-    outcome = solve(scenario, SolverOptions(time_limit_s=time_limit, seed=seed, workers=workers))
+    outcome = solve(scenario, SolverOptions(time_limit_s=time_limit, seed=seed, workers=workers,
+                                            strategy=strategy))
     plan = build_plan(scenario, outcome, {"time_limit_s": time_limit, "seed": seed,
                                           "workers": workers})
     out = out or folder.parent / f"{folder.name}-plan"
