@@ -1,8 +1,10 @@
 """Errors that point a planner at the exact place in their scenario that is wrong.
 
 Every problem with user input is raised as a ScenarioError carrying the file,
-the row (as a spreadsheet shows it: the header is row 1, the first data row is
-row 2) and the column, so the CLI can print one line a person can act on.
+the row and the column, so the CLI can print one line a person can act on.
+Rows are numbered as a person finds them: in a CSV as a spreadsheet shows it
+(the header is row 1, the first data row is row 2); in Parquet and SQL results,
+which have no header line, the first data row is row 1.
 """
 
 from __future__ import annotations

@@ -183,7 +183,17 @@ def load_scenario(folder: str | Path) -> Scenario:
     try:
         doc = yaml.load(yaml_path.read_text(encoding="utf-8"), Loader=_TextDatesLoader)
     except yaml.YAMLError as exc:
-        raise ScenarioError(f"not valid YAML: {exc}", file=str(yaml_path)) from exc
+        # one line, located: PyYAML's own message spans several lines with a caret drawing
+        parts = []
+        context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context:
+            parts.append(context + (f" at line {context_mark.line + 1}" if context_mark else ""))
+        problem, mark = getattr(exc, "problem", None), getattr(exc, "problem_mark", None)
+        if problem:
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            parts.append(problem + where)
+        message = ": ".join(parts) or str(exc).splitlines()[0]
+        raise ScenarioError(f"not valid YAML: {message}", file=str(yaml_path)) from exc
     top = config.expect_mapping(doc, "<top>")
     config.check_keys(top, TOP_LEVEL_KEYS, "<top>")
 
