@@ -114,7 +114,3 @@ class Block:
         """
         self.slacks.append(Slack(ub, penalty, tier, rule))
         return len(self.slacks) - 1
-
-    def only_candidate_rows(self) -> bool:
-        """True when nothing links two candidates: each can be decided on its own."""
-        return all(row.reason == "candidate" for row in self.rows) and not self.slacks

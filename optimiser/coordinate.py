@@ -272,14 +272,8 @@ def _bound_prices(rows: list[GlobalRow], prices: np.ndarray, state: RowState,
 
 def _adjusted(coefs: np.ndarray, rows: list[GlobalRow], prices: np.ndarray,
               active: list[int]) -> np.ndarray:
-    """Objective minus prices: a `<=` row charges its users, a `>=` row rewards them."""
-    adjusted = coefs.astype(float)
-    for i in active:
-        if prices[i] == 0:
-            continue
-        sign = -1.0 if rows[i].ub is not None else 1.0
-        np.add.at(adjusted, rows[i].members, sign * prices[i] * rows[i].coefs)
-    return np.round(adjusted).astype(np.int64)
+    """The priced objective rounded to the integers a customer model takes."""
+    return np.round(_adjusted_exact(coefs, rows, prices, active)).astype(np.int64)
 
 
 def _round(models: list[CustomerModel], coefs: np.ndarray, rows: list[GlobalRow],
@@ -314,11 +308,6 @@ def _relaxed_bounds(row: GlobalRow, state: RowState) -> tuple[int | None, int | 
     return low, high
 
 
-def _limits(row: GlobalRow, index: int, relaxed: dict[int, tuple[int | None, int | None]]
-            ) -> tuple[int | None, int | None]:
-    return relaxed.get(index, (row.lb, row.ub))
-
-
 def _repair(block: Block, rows: list[GlobalRow], active: list[int],
             relaxed: dict[int, tuple[int | None, int | None]], sent: np.ndarray,
             coefs: np.ndarray, free_from: np.ndarray, phase: int,
@@ -336,7 +325,7 @@ def _repair(block: Block, rows: list[GlobalRow], active: list[int],
     mandatory = block.options["message_mandatory"].to_numpy(bool)
     for index in active:
         row = rows[index]
-        low, high = _limits(row, index, relaxed)
+        low, high = relaxed.get(index, (row.lb, row.ub))
         if row.soft_tier == phase:
             # priced, not enforced; but sends beyond a minimum that earn nothing in this
             # tier only take room from lower tiers: hand them back
@@ -425,11 +414,15 @@ def _lagrangian_bound(models: list[CustomerModel], objective: dict[int, np.ndarr
                    np.zeros_like(next(iter(objective.values()))))
     usable = []
     constant = 0.0
+    local_prices = prices.copy()
     for index, row in enumerate(rows):
         soft_here = row.soft_tier is not None and row.soft_tier <= phase
         if row.soft_tier is not None and not soft_here:
             continue  # its penalty is not in tiers <= phase: the row constrains nothing
-        price = min(prices[index], row.rate) if soft_here else prices[index]
+        if soft_here:
+            # a soft row is never worth more than its penalty rate
+            local_prices[index] = min(prices[index], row.rate)
+        price = local_prices[index]
         if price <= 0:
             continue
         usable.append(index)
@@ -437,10 +430,6 @@ def _lagrangian_bound(models: list[CustomerModel], objective: dict[int, np.ndarr
             constant += price * row.ub
         if row.lb is not None:
             constant -= price * row.lb
-    local_prices = prices.copy()
-    for index, row in enumerate(rows):
-        if row.soft_tier is not None and row.soft_tier <= phase:
-            local_prices[index] = min(prices[index], row.rate)
     priced = _adjusted_exact(combined, rows, local_prices, usable)
     inner = 0.0
     for model in models:
@@ -454,6 +443,7 @@ def _lagrangian_bound(models: list[CustomerModel], objective: dict[int, np.ndarr
 
 def _adjusted_exact(coefs: np.ndarray, rows: list[GlobalRow], prices: np.ndarray,
                     active: list[int]) -> np.ndarray:
+    """Objective minus prices: a `<=` row charges its users, a `>=` row rewards them."""
     adjusted = coefs.astype(float)
     for i in active:
         sign = -1.0 if rows[i].ub is not None else 1.0

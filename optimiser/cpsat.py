@@ -244,8 +244,10 @@ def solve_cpsat(
         work_left = max(work_left - solver.deterministic_time, 0.0)
         values = np.array([solver.value(built.var[int(i)]) for i in sub.option_vars])
         achieved[tier] = int(round(solver.objective_value))
-        # both are upper bounds; an early-stopped solver's can be the looser one
-        bound[tier] = min(float(solver.best_objective_bound), trivial_bound(block, sub, tier))
+        bound[tier] = float(solver.best_objective_bound)
+        if status != cp_model.OPTIMAL:
+            # both are upper bounds; an early-stopped solver's can be the looser one
+            bound[tier] = min(bound[tier], trivial_bound(block, sub, tier))
         built.model.add(expr >= achieved[tier])
         if position == len(tiers) - 2:
             # Measured on retail_bank_week: a hint from the tier above slows the search of a

@@ -49,7 +49,6 @@ class BlockIndex:
         order = np.argsort(owners, kind="stable")
         self.ind_ptr = np.searchsorted(owners[order], np.arange(block.n_options + 1))
         self.ind_of = ys[order]
-        self.ind_owner_first = owners  # kept for winners(): members per indicator
         self.n_rows = len(block.rows)
 
 
