@@ -55,9 +55,8 @@ def global_rows(block: Block) -> list[GlobalRow]:
     """The coupling rows of a joint block, with their slack (if soft) folded into a rate."""
     out = []
     n_plain = block.n_options + block.n_indicators
-    for row_id, row in enumerate(block.rows):
-        if row.reason not in GLOBAL_REASONS:
-            continue
+    for row_id in np.flatnonzero(block.rows.has_reason(*GLOBAL_REASONS)):
+        row = block.rows[int(row_id)]
         slack_at = np.flatnonzero(row.vars >= n_plain)
         plain = row.vars < n_plain
         tier, rate = None, 0.0
@@ -69,7 +68,7 @@ def global_rows(block: Block) -> list[GlobalRow]:
         for low, high in ((row.lb, None), (None, row.ub)):
             if low is None and high is None:
                 continue
-            out.append(GlobalRow(row_id, row.vars[plain], row.coefs[plain], low, high, tier,
+            out.append(GlobalRow(int(row_id), row.vars[plain], row.coefs[plain], low, high, tier,
                                  rate, row.rule, row.scale))
     return out
 

@@ -25,16 +25,13 @@ class BlockIndex:
 
     def __init__(self, block: Block) -> None:
         n_vars = block.n_options + block.n_indicators
-        kept = [i for i, row in enumerate(block.rows) if not row.link]
-        lengths = np.array([len(block.rows[i].vars) for i in kept], dtype=np.int64)
-        flat_vars = (np.concatenate([block.rows[i].vars for i in kept])
-                     if kept else np.zeros(0, dtype=np.int64))
-        flat_coefs = (np.concatenate([block.rows[i].coefs for i in kept])
-                      if kept else np.zeros(0, dtype=np.int64))
-        flat_rows = np.repeat(np.array(kept, dtype=np.int64), lengths)
-        real = flat_vars < n_vars
+        rows = block.rows
+        lengths = np.diff(rows.ptr)
+        flat_rows = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+        real = ~rows.link[flat_rows] & (rows.entry_var < n_vars)
         self.flat_vars, self.flat_coefs, self.flat_rows = (
-            flat_vars[real], flat_coefs[real], flat_rows[real])
+            rows.entry_var[real], rows.entry_coef[real], flat_rows[real])
+        self.lb, self.ub = rows.lb, rows.ub
         order = np.argsort(self.flat_vars, kind="stable")
         self.var_ptr = np.searchsorted(self.flat_vars[order], np.arange(n_vars + 1))
         self.var_rows = self.flat_rows[order]
@@ -92,12 +89,10 @@ class RowState:
     def blocking_rows(self, option: int) -> list[int]:
         delta, _ = self.change(option)
         blocked = []
+        lb, ub = self.index.lb, self.index.ub
         for row_id, change in sorted(delta.items()):
-            row = self.block.rows[row_id]
             after = self.activity[row_id] + change
-            if (row.ub is not None and change > 0 and after > row.ub) or (
-                row.lb is not None and change < 0 and after < row.lb
-            ):
+            if (change > 0 and after > ub[row_id]) or (change < 0 and after < lb[row_id]):
                 blocked.append(row_id)
         return blocked
 
@@ -179,7 +174,8 @@ def explain(
         candidate = int(cand[option])
         if candidate in sent_cands or candidate in out:
             continue
-        blocking = [r for r in state.blocking_rows(option) if block.rows[r].reason != "candidate"]
+        blocking = [r for r in state.blocking_rows(option)
+                    if block.rows.reason(r) != "candidate"]
         if not blocking:
             if cast(float, options["coef"].iat[option]) <= 0:
                 out[candidate] = Suppression(
@@ -192,7 +188,7 @@ def explain(
         if row_id not in won_by:
             won_by[row_id] = _describe_winners(state, row_id, cand, candidate_ids, values)
         out[candidate] = Suppression(
-            block.rows[row_id].reason, block.rows[row_id].rule, won_by[row_id]
+            block.rows.reason(row_id), block.rows.rule_name(row_id), won_by[row_id]
         )
     return out
 

@@ -93,9 +93,9 @@ def split_by_customer(block: Block) -> list[SubProblem]:
         [customer[members[0]] for members in block.indicator_members], dtype=np.int64
     )
     var_customer = np.concatenate([customer, indicator_customer])
-    local_rows = [i for i, row in enumerate(block.rows) if row.reason not in GLOBAL_REASONS]
-    row_customer = np.array([var_customer[block.rows[i].vars[0]] for i in local_rows],
-                            dtype=np.int64)
+    rows = block.rows
+    local_rows = np.flatnonzero(~rows.has_reason(*GLOBAL_REASONS) & (np.diff(rows.ptr) > 0))
+    row_customer = var_customer[rows.entry_var[rows.ptr[local_rows]]]
     subs = []
     # customer -> positions (`indices` of an int64 grouping: ndarray values)
     Groups = dict[int, np.ndarray]
@@ -107,7 +107,7 @@ def split_by_customer(block: Block) -> list[SubProblem]:
         else {},
     )
     row_groups = cast(Groups, pd.Series(np.arange(len(local_rows))).groupby(row_customer).indices)
-    row_ids = np.array(local_rows, dtype=np.int64)
+    row_ids = local_rows.astype(np.int64)
     empty = np.array([], dtype=np.int64)
     for cust in sorted(option_groups):
         indicators = indicator_groups.get(cust, empty) + block.n_options
@@ -132,8 +132,8 @@ def whole(block: Block) -> SubProblem:
 
 
 def is_trivial(block: Block, sub: SubProblem) -> bool:
-    return len(sub.indicator_vars) == 0 and all(
-        block.rows[int(r)].reason == "candidate" for r in sub.rows
+    return len(sub.indicator_vars) == 0 and bool(
+        block.rows.has_reason("candidate")[sub.rows].all()
     )
 
 
@@ -173,14 +173,19 @@ def solve_coupled(
 def _every_hard_row_holds(block: Block, sent: np.ndarray) -> bool:
     """Whether a solution meets every row that has no slack (customer and global)."""
     state = RowState(block, np.asarray(sent, dtype=np.int64))
+    rows = block.rows
+    hard = ~rows.link & ~_has_slack(block)
+    value = state.activity
+    return not ((value < rows.lb) | (value > rows.ub))[hard].any()
+
+
+def _has_slack(block: Block) -> np.ndarray:
+    """A mask over rows: does the row hold a slack variable (a soft global rule)."""
+    rows = block.rows
     n_vars = block.n_options + block.n_indicators
-    for row_id, row in enumerate(block.rows):
-        if row.link or (row.vars >= n_vars).any():
-            continue
-        value = state.activity[row_id]
-        if (row.lb is not None and value < row.lb) or (row.ub is not None and value > row.ub):
-            return False
-    return True
+    lengths = np.diff(rows.ptr)
+    entry_row = np.repeat(np.arange(len(lengths)), lengths)
+    return np.bincount(entry_row, weights=rows.entry_var >= n_vars, minlength=len(lengths)) > 0
 
 
 def solve_block(
@@ -286,13 +291,8 @@ def solve_chunk_from(customers: np.ndarray, inputs: ChunkInputs) -> ChunkResult:
 
 def _hard_minimums_hold(block: Block, state: RowState, sub: SubProblem) -> bool:
     """Whether every `>=` row without slack (mandatory sends, hard minimums) holds."""
-    n_vars = block.n_options + block.n_indicators
-    for row_id in sub.rows:
-        row = block.rows[int(row_id)]
-        hard = row.lb is not None and not (row.vars >= n_vars).any()
-        if hard and state.activity[int(row_id)] < row.lb:
-            return False
-    return True
+    rows = sub.rows[~_has_slack(block)[sub.rows]]
+    return not (state.activity[rows] < block.rows.lb[rows]).any()
 
 
 def coupled_customers(scenario: Scenario, options: Options, matcher: Matcher) -> np.ndarray:

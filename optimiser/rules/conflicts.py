@@ -13,12 +13,13 @@ itself, so the same-day case splits A-only, B-only and both.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections.abc import Callable
 
 import numpy as np
 
 from models.rules import AroundExclusion, MinGap
 from optimiser.block import Block
+from optimiser.rules.arrays import distinct_per_group, ranges, runs
 from optimiser.rules.context import BuildContext
 
 
@@ -32,72 +33,99 @@ def add_rows(block: Block, rule: MinGap | AroundExclusion, ctx: BuildContext) ->
         in_a = ctx.matcher.match(rule.around, sends)
         in_b = ctx.matcher.match(rule.select, sends)
         low, high, reason = -rule.days_before, rule.days_after, "exclusion"
-    involved = np.flatnonzero(in_a | in_b)
-    if len(involved) == 0 or not in_a.any() or not in_b.any():
+    if not in_a.any() or not in_b.any():
         return
-    # customer -> day -> (A-only, B-only, both) option lists
-    days: dict[int, dict[int, tuple[list[int], list[int], list[int]]]] = defaultdict(dict)
-    for option in involved:
-        customer, day = int(sends.customer[option]), int(sends.day[option])
-        slot = days[customer].setdefault(day, ([], [], []))
-        slot[2 if in_a[option] and in_b[option] else 0 if in_a[option] else 1].append(int(option))
+    involved = np.flatnonzero(in_a | in_b)
+    # per customer-day slot, members in the order A-only, both, B-only: then "any A"
+    # (A-only + both), "any B" (both + B-only) and "both" are each one contiguous slice
+    rank = np.where(in_a & in_b, 1, np.where(in_a, 0, 2))[involved]
+    customer, day = sends.customer[involved], sends.day[involved]
+    order, starts = runs(customer, day, rank)
+    members = involved[order]
+    first_of_run = order[starts[:-1]]
+    new_slot = np.ones(len(first_of_run), dtype=bool)
+    new_slot[1:] = (np.diff(customer[first_of_run]) != 0) | (np.diff(day[first_of_run]) != 0)
+    slot_of_run = np.cumsum(new_slot) - 1
+    n_slots = int(slot_of_run[-1]) + 1
+    counts = np.zeros((n_slots, 3), dtype=np.int64)
+    counts[slot_of_run, rank[first_of_run]] = np.diff(starts)
+    slot_start = starts[:-1][new_slot]
+    n_a, n_both, n_b = counts[:, 0], counts[:, 1], counts[:, 2]
+    slot_customer = customer[first_of_run[new_slot]]
+    slot_day = day[first_of_run[new_slot]]
+    width = int(day.max()) - int(day.min()) + 2 * (high - low + 1) + 1
+    slot_key = slot_customer * width + slot_day
     candidate_of = block.options["cand"].to_numpy(np.int64)
-    for customer in sorted(days):
-        _customer_rows(block, days[customer], low, high, rule.name, reason, candidate_of)
+
+    def variables(which: np.ndarray, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
+        """Indicator variables of the member slices [start, stop) of slots `which`."""
+        lengths = (stop - start)[which]
+        ptr = np.concatenate([[0], np.cumsum(lengths)])
+        return block.add_indicators(ptr, members[ranges(start[which], stop[which])])
+
+    any_a_stop = slot_start + n_a + n_both
+    any_b_start = slot_start + n_a
+    any_b_stop = any_b_start + n_both + n_b
+    # days apart (offset != 0): "some A on day d" and "some B on day d + offset"
+    pairs = []
+    for offset in range(low, high + 1):
+        if offset == 0:
+            continue
+        source = np.flatnonzero(n_a + n_both > 0)
+        target_key = slot_key[source] + offset
+        at = np.minimum(np.searchsorted(slot_key, target_key), n_slots - 1)
+        hit = (slot_key[at] == target_key) & (n_both[at] + n_b[at] > 0)
+        pairs.append(np.column_stack([source[hit], at[hit]]))
+    if pairs:
+        pair = np.concatenate(pairs)
+        pair = pair[np.lexsort((pair[:, 1], pair[:, 0]))]
+        sources, source_at = np.unique(pair[:, 0], return_inverse=True)
+        targets, target_at = np.unique(pair[:, 1], return_inverse=True)
+        y_a = variables(sources, slot_start, any_a_stop)[source_at]
+        y_b = variables(targets, any_b_start, any_b_stop)[target_at]
+        block.rows.extend(np.full(len(pair), 2), np.column_stack([y_a, y_b]).ravel(),
+                          np.ones(2 * len(pair)), None, 1, rule.name, reason)
+    if low <= 0 <= high:
+        _same_day_rows(block, members, slot_start, counts, candidate_of, variables, rule.name,
+                       reason)
 
 
-def _customer_rows(
-    block: Block,
-    per_day: dict[int, tuple[list[int], list[int], list[int]]],
-    low: int,
-    high: int,
-    rule: str,
-    reason: str,
-    candidate_of: np.ndarray,
-) -> None:
-    any_a: dict[int, int] = {}
-    any_b: dict[int, int] = {}
-
-    def a_indicator(day: int) -> int | None:
-        if day not in any_a:
-            a_only, _, both = per_day[day]
-            any_a[day] = block.indicator(np.array(a_only + both)) if a_only or both else -1
-        return None if any_a[day] < 0 else any_a[day]
-
-    def b_indicator(day: int) -> int | None:
-        if day not in any_b:
-            _, b_only, both = per_day[day]
-            any_b[day] = block.indicator(np.array(b_only + both)) if b_only or both else -1
-        return None if any_b[day] < 0 else any_b[day]
-
-    for day_a in sorted(per_day):
-        for offset in range(low, high + 1):
-            day_b = day_a + offset
-            if day_b not in per_day:
-                continue
-            if offset == 0:
-                _same_day_rows(block, per_day[day_a], rule, reason, candidate_of)
-                continue
-            y_a, y_b = a_indicator(day_a), b_indicator(day_b)
-            if y_a is not None and y_b is not None:
-                block.add([y_a, y_b], [1, 1], None, 1, rule, reason)
-
-
-def _same_day_rows(
-    block: Block,
-    slot: tuple[list[int], list[int], list[int]],
-    rule: str,
-    reason: str,
-    candidate_of: np.ndarray,
-) -> None:
-    a_only, b_only, both = slot
-    y_a = block.indicator(np.array(a_only)) if a_only else None
-    y_b = block.indicator(np.array(b_only)) if b_only else None
-    if y_a is not None and y_b is not None:
-        block.add([y_a, y_b], [1, 1], None, 1, rule, reason)
-    if both:
-        for y in (y_a, y_b):
-            if y is not None:
-                block.add([y, *both], np.ones(len(both) + 1), None, 1, rule, reason)
-        if y_a is None and y_b is None and len(np.unique(candidate_of[both])) > 1:
-            block.add(both, np.ones(len(both)), None, 1, rule, reason)
+def _same_day_rows(block: Block, members: np.ndarray, slot_start: np.ndarray,
+                   counts: np.ndarray, candidate_of: np.ndarray,
+                   variables: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray],
+                   rule: str, reason: str) -> None:
+    """Same day: A-only with B-only, either with a send in both sets, and two sends in
+    both sets (of different candidates) when nothing else is there."""
+    n_a, n_both, n_b = counts[:, 0], counts[:, 1], counts[:, 2]
+    both_start = slot_start + n_a
+    both_stop = both_start + n_both
+    y_a = np.full(len(counts), -1)
+    y_b = np.full(len(counts), -1)
+    need_a = np.flatnonzero((n_a > 0) & ((n_b > 0) | (n_both > 0)))
+    need_b = np.flatnonzero((n_b > 0) & ((n_a > 0) | (n_both > 0)))
+    y_a[need_a] = variables(need_a, slot_start, both_start)
+    y_b[need_b] = variables(need_b, both_stop, both_stop + n_b)
+    apart = np.flatnonzero((n_a > 0) & (n_b > 0))
+    block.rows.extend(np.full(len(apart), 2), np.column_stack([y_a[apart], y_b[apart]]).ravel(),
+                      np.ones(2 * len(apart)), None, 1, rule, reason)
+    for y, present in ((y_a, n_a > 0), (y_b, n_b > 0)):
+        slots = np.flatnonzero(present & (n_both > 0))
+        if len(slots) == 0:
+            continue
+        both = members[ranges(both_start[slots], both_stop[slots])]
+        lengths = n_both[slots]
+        heads = np.cumsum(np.concatenate([[0], lengths[:-1] + 1]))
+        entries = np.empty(len(both) + len(slots), dtype=np.int64)
+        is_head = np.zeros(len(entries), dtype=bool)
+        is_head[heads] = True
+        entries[is_head] = y[slots]
+        entries[~is_head] = both
+        block.rows.extend(lengths + 1, entries, np.ones(len(entries)), None, 1, rule, reason)
+    alone = np.flatnonzero((n_a == 0) & (n_b == 0) & (n_both > 1))
+    if len(alone):
+        both = members[ranges(both_start[alone], both_stop[alone])]
+        row_of = np.repeat(np.arange(len(alone)), n_both[alone])
+        several = distinct_per_group(row_of, candidate_of[both], len(alone)) > 1
+        keep = several[row_of]
+        block.rows.extend(n_both[alone][several], both[keep], np.ones(int(keep.sum())), None,
+                          1, rule, reason)

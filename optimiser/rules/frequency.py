@@ -10,13 +10,11 @@ tightest) is kept. A window whose history already reaches the cap gets
 
 from __future__ import annotations
 
-from typing import SupportsInt, cast
-
 import numpy as np
-import pandas as pd
 
 from models.rules import FrequencyCap, NeverTogether
 from optimiser.block import Block
+from optimiser.rules.arrays import distinct_per_group, ranges
 from optimiser.rules.context import BuildContext
 
 
@@ -46,27 +44,50 @@ def add_rows(block: Block, rule: FrequencyCap | NeverTogether, ctx: BuildContext
     selected = np.flatnonzero(ctx.matcher.match(rule.select, ctx.sends(block)))
     if len(selected) == 0:
         return
-    options = block.options.iloc[selected]
-    customers = options["customer"].to_numpy(np.int64)
-    days = options["day"].to_numpy(np.int64)
+    # selected options sorted by (customer, day): a window's members are then one slice
+    customer_all = block.options["customer"].to_numpy(np.int64)
+    day_all = block.options["day"].to_numpy(np.int64)
+    order = np.lexsort((selected, day_all[selected], customer_all[selected]))
+    selected = selected[order]
+    customer, day = customer_all[selected], day_all[selected]
+    people, person = np.unique(customer, return_inverse=True)
     history = ctx.history_frame(ctx.matcher.match(rule.select, ctx.history))
-    block_customers = np.unique(customers)
-    history = history[history["customer"].isin(block_customers)]
-    tightest: dict[tuple[int, tuple[int, ...]], int] = {}
+    past_customer = history["customer"].to_numpy(np.int64)
+    known = np.isin(past_customer, people)
+    past_person = np.searchsorted(people, past_customer[known])
+    past_day = history["day"].to_numpy(np.int64)[known]
+    # one record per (customer, window holding a send): its first and last send day
+    records = []
     for first, last, history_from in windows(rule, scenario.days, scenario.start.weekday()):
-        inside = (days >= first) & (days <= last)
-        if not inside.any():
+        inside = np.flatnonzero((day >= first) & (day <= last))
+        if len(inside) == 0:
             continue
-        counted = history[(history["day"] >= history_from) & (history["day"] <= last)]
-        past = counted.groupby("customer").size()
-        frame = pd.DataFrame({"option": selected[inside], "customer": customers[inside]})
-        for customer, group in frame.groupby("customer")["option"]:
-            key = (int(cast(SupportsInt, customer)), tuple(group.to_numpy(np.int64)))
-            used = int(past.get(customer, 0))
-            tightest[key] = max(tightest.get(key, 0), used)
-    candidate_of = block.options["cand"].to_numpy(np.int64)
-    for (_customer, members), used in sorted(tightest.items()):
-        room = max(cap - used, 0)
-        if room >= len(np.unique(candidate_of[list(members)])):
-            continue  # cannot bind: one send of every candidate in it still fits
-        block.add(np.array(members), np.ones(len(members)), None, room, rule.name, reason)
+        who = person[inside]
+        low = np.full(len(people), np.iinfo(np.int64).max)
+        high = np.full(len(people), np.iinfo(np.int64).min)
+        np.minimum.at(low, who, day[inside])
+        np.maximum.at(high, who, day[inside])
+        counted = (past_day >= history_from) & (past_day <= last)
+        used = np.bincount(past_person[counted], minlength=len(people))
+        present = np.unique(who)
+        records.append(np.column_stack([present, low[present], high[present], used[present]]))
+    table = np.concatenate(records)
+    # windows holding the same sends are one row: keep the most history (the tightest)
+    table = table[np.lexsort((-table[:, 3], table[:, 2], table[:, 1], table[:, 0]))]
+    fresh = np.ones(len(table), dtype=bool)
+    fresh[1:] = (np.diff(table[:, :3], axis=0) != 0).any(axis=1)
+    table = table[fresh]
+    key = person * (scenario.days + 1) + day  # sorted, as `selected` is
+    start = np.searchsorted(key, table[:, 0] * (scenario.days + 1) + table[:, 1], side="left")
+    stop = np.searchsorted(key, table[:, 0] * (scenario.days + 1) + table[:, 2], side="right")
+    lengths = stop - start
+    members = selected[ranges(start, stop)]
+    room = np.maximum(cap - table[:, 3], 0)
+    row_of = np.repeat(np.arange(len(table)), lengths)
+    cands = block.options["cand"].to_numpy(np.int64)[members]
+    distinct = distinct_per_group(row_of, cands, len(table))
+    binds = room < distinct  # else one send of every candidate in it still fits
+    keep = binds[row_of]
+    block.rows.extend(lengths[binds], members[keep], np.ones(int(keep.sum())), None,
+                      room[binds], rule.name, reason)
+
