@@ -10,12 +10,14 @@ so after filling every unsent candidate is either blocked or of no value.
 
 from __future__ import annotations
 
-from typing import cast
-
 import numpy as np
 
+from optimiser import scan
 from optimiser.block import Block
 from optimiser.options import Suppression
+from optimiser.rules.arrays import ranges
+
+NO_VALUE = "its value net of cost is not positive and no volume target needed it"
 
 
 class BlockIndex:
@@ -62,9 +64,9 @@ class RowState:
         n_vars = block.n_options + block.n_indicators
         self.value = np.zeros(n_vars, dtype=np.int64)
         self.value[sent] = 1
-        for offset, members in enumerate(block.indicator_members):
-            if self.value[members].any():
-                self.value[block.n_options + offset] = 1
+        sent = np.asarray(sent, dtype=np.int64)
+        raised = index.ind_of[ranges(index.ind_ptr[sent], index.ind_ptr[sent + 1])]
+        self.value[raised] = 1
         self.activity = np.bincount(
             index.flat_rows, weights=index.flat_coefs * self.value[index.flat_vars],
             minlength=index.n_rows).astype(np.int64)
@@ -136,27 +138,34 @@ class RowState:
 def fill(block: Block, state: RowState, allowed: np.ndarray | None = None) -> list[int]:
     """Greedily add unsent candidates' paying options that break no row; returns them.
 
-    `allowed` (a mask over options) limits which options may be added.
+    `allowed` (a mask over options) limits which options may be added. Options are tried
+    by tier, then value (highest first), then day.
     """
     options = block.options
-    candidates = options["cand"].to_numpy(np.int64)
+    cand, _ = _local_candidates(block)
     coef = options["coef"].to_numpy(float)
     eligible = coef > 0
     if allowed is not None:
         eligible &= allowed
-    sent_cands = set(candidates[state.value[: block.n_options] > 0].tolist())
+    cand_sent = np.zeros(int(cand.max(initial=-1)) + 1, dtype=bool)
+    cand_sent[cand[state.value[: block.n_options] > 0]] = True
     order = np.lexsort((options["day"].to_numpy(), -coef, options["tier"].to_numpy()))
-    added = []
-    for option in order[eligible[order]]:
-        option = int(option)
-        cand = int(candidates[option])
-        if cand in sent_cands:
-            continue
-        if not state.blocking_rows(option):
-            state.add(option)
-            sent_cands.add(cand)
-            added.append(option)
-    return added
+    index = state.index
+    # value and activity are int64 already: the scan updates the state in place
+    added = scan.fill_scan(*scan.as_int64(order[eligible[order]], cand), cand_sent,
+                           state.value, state.activity, *_csr(index))
+    return [int(option) for option in added]
+
+
+def _csr(index: BlockIndex) -> list[np.ndarray]:
+    return scan.as_int64(index.var_ptr, index.var_rows, index.var_coefs, index.ind_ptr,
+                         index.ind_of, index.lb, index.ub)
+
+
+def _local_candidates(block: Block) -> tuple[np.ndarray, np.ndarray]:
+    """(local candidate number per option, the global candidate of each number)."""
+    uniques, local = np.unique(block.options["cand"].to_numpy(np.int64), return_inverse=True)
+    return local.astype(np.int64), uniques
 
 
 def explain(
@@ -164,29 +173,26 @@ def explain(
 ) -> dict[int, Suppression]:
     """A suppression (binding rule and what won) for every candidate of the block not sent."""
     options = block.options
-    cand = options["cand"].to_numpy(np.int64)
-    sent_cands = set(cand[state.value[: block.n_options] > 0].tolist())
+    cand, global_cand = _local_candidates(block)
+    decided = np.zeros(len(global_cand), dtype=bool)
+    decided[cand[state.value[: block.n_options] > 0]] = True
+    coef = options["coef"].to_numpy(float)
+    order = np.lexsort((options["day"].to_numpy(), -coef, cand))
+    counted = ~block.rows.has_reason("candidate")
+    verdict = scan.blocking_scan(*scan.as_int64(order, cand), decided,
+                                 *scan.as_int64(state.value, state.activity), *_csr(state.index),
+                                 counted, coef > 0)
     out: dict[int, Suppression] = {}
     won_by: dict[int, str] = {}  # rows do not change while explaining: describe each once
-    order = np.lexsort((options["day"].to_numpy(), -options["coef"].to_numpy(), cand))
-    for option in order:
-        option = int(option)
-        candidate = int(cand[option])
-        if candidate in sent_cands or candidate in out:
+    all_cand = block.options["cand"].to_numpy(np.int64)
+    for local in np.flatnonzero(verdict != -1).tolist():
+        row_id = int(verdict[local])
+        candidate = int(global_cand[local])
+        if row_id == -2:
+            out[candidate] = Suppression("no_value", "", NO_VALUE)
             continue
-        blocking = [r for r in state.blocking_rows(option)
-                    if block.rows.reason(r) != "candidate"]
-        if not blocking:
-            if cast(float, options["coef"].iat[option]) <= 0:
-                out[candidate] = Suppression(
-                    "no_value",
-                    "",
-                    "its value net of cost is not positive and no volume target needed it",
-                )
-            continue  # a cheaper option may be the blocked one; decided below if none is
-        row_id = blocking[0]
         if row_id not in won_by:
-            won_by[row_id] = _describe_winners(state, row_id, cand, candidate_ids, values)
+            won_by[row_id] = _describe_winners(state, row_id, all_cand, candidate_ids, values)
         out[candidate] = Suppression(
             block.rows.reason(row_id), block.rows.rule_name(row_id), won_by[row_id]
         )
