@@ -27,10 +27,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from ortools.sat.python import cp_model
 
 from optimiser.block import Block
 from optimiser.cpsat import SolverOptions, SubProblem
+from optimiser.customers import CustomerBatch
 from optimiser.reasons import RowState, fill
 
 GLOBAL_REASONS = frozenset({"capacity", "budget", "volume"})
@@ -73,106 +73,6 @@ def global_rows(block: Block) -> list[GlobalRow]:
     return out
 
 
-class CustomerModel:
-    """One customer's CP-SAT model, built once and re-solved under new prices."""
-
-    def __init__(self, block: Block, sub: SubProblem, tiers: np.ndarray,
-                 free_from: np.ndarray, seed: int) -> None:
-        self.sub = sub
-        self.model = cp_model.CpModel()
-        self.x = {int(i): self.model.new_bool_var("") for i in sub.option_vars}
-        indicators = {int(i): self.model.new_bool_var("") for i in sub.indicator_vars}
-        variables = {**self.x, **indicators}
-        for row_id in sub.rows:
-            row = block.rows[int(row_id)]
-            expr = cp_model.LinearExpr.weighted_sum([variables[int(v)] for v in row.vars],
-                                                    [int(c) for c in row.coefs])
-            self.model.add_linear_constraint(
-                expr, cp_model.INT_MIN if row.lb is None else row.lb,
-                cp_model.INT_MAX if row.ub is None else row.ub)
-        self.options = sub.option_vars
-        self.tier = tiers[self.options]
-        self.free_from = free_from[self.options]
-        self.floor_literals: dict[int, cp_model.IntVar] = {}
-        self.off_literals: dict[int, cp_model.IntVar] = {}
-        for phase in np.unique(self.free_from):
-            late = self.options[self.free_from == phase]
-            literal = self.model.new_bool_var("")
-            self.model.add(sum(self.x[int(i)] for i in late) <= 0).only_enforce_if(literal)
-            self.off_literals[int(phase)] = literal
-        self.solver = cp_model.CpSolver()
-        self.solver.parameters.num_workers = 1
-        self.solver.parameters.random_seed = seed
-        self.solver.parameters.max_time_in_seconds = 10.0
-        self.memo: dict[tuple[bytes, bytes, tuple[int, ...]], tuple[np.ndarray, float]] = {}
-        self.ban_literals: dict[int, cp_model.IntVar] = {}
-
-    def set_floor(self, tier: int, coefs: np.ndarray, floor: int, pinned: np.ndarray) -> None:
-        """Keep tier `tier` at least `floor` in later phases (enforced via an assumption).
-
-        `pinned` options (sent early for a volume minimum charged in this tier) stay sent.
-        """
-        terms = [(self.x[int(i)], int(coefs[i])) for i in self.options if coefs[i]]
-        keep = [self.x[int(i)] for i in self.options[pinned[self.options]]]
-        if not terms and not keep:
-            return
-        literal = self.model.new_bool_var("")
-        if terms:
-            expr = cp_model.LinearExpr.weighted_sum([t for t, _ in terms], [c for _, c in terms])
-            self.model.add(expr >= floor).only_enforce_if(literal)
-        for variable in keep:
-            self.model.add(variable == 1).only_enforce_if(literal)
-        self.floor_literals[tier] = literal
-
-    def ban(self, option: int) -> cp_model.IntVar:
-        """An assumption literal that forbids one option."""
-        if option not in self.ban_literals:
-            literal = self.model.new_bool_var("")
-            self.model.add(self.x[option] == 0).only_enforce_if(literal)
-            self.ban_literals[option] = literal
-        return self.ban_literals[option]
-
-    def solve(self, coefs: np.ndarray, phase: int, floors: bool,
-              secondary: np.ndarray | None = None, banned: tuple[int, ...] = ()
-              ) -> tuple[np.ndarray, float]:
-        """Maximise coefs.x for this customer; returns (sent option indices, upper bound).
-
-        `secondary` breaks ties: the objective is W*coefs + secondary with W above the
-        customer's whole secondary range, so it never overrides the primary objective.
-        The bound returned is in primary units (exact when no secondary is given).
-        """
-        assumptions = [lit for p, lit in self.off_literals.items() if p > phase]
-        if floors:
-            assumptions += [lit for tier, lit in self.floor_literals.items() if tier < phase]
-        assumptions += [self.ban(int(option)) for option in banned]
-        weights = coefs[self.options].astype(np.int64)
-        if secondary is not None:
-            tie = secondary[self.options].astype(np.int64)
-            scale = int(np.abs(tie).sum()) + 1
-            if scale * (int(np.abs(weights).sum()) + 1) < 2**62:
-                weights = weights * scale + tie
-        # most customers see the same objective again (no priced option): answer from memory
-        key = (weights.tobytes(), b"", tuple(lit.index for lit in assumptions))
-        if key in self.memo:
-            return self.memo[key]
-        used = [(self.x[int(i)], int(w)) for i, w in zip(self.options, weights, strict=True) if w]
-        self.model.maximize(cp_model.LinearExpr.weighted_sum([v for v, _ in used],
-                                                             [c for _, c in used]))
-        self.model.clear_assumptions()
-        self.model.add_assumptions(assumptions)
-        status = self.solver.solve(self.model)
-        if status == cp_model.INFEASIBLE and floors:
-            # the floors of earlier tiers can conflict with what repair left this customer;
-            # the customer's own rules alone never do (its earlier solution satisfied them)
-            return self.solve(coefs, phase, False, secondary, banned)
-        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            raise RuntimeError(f"customer sub-problem status {self.solver.status_name(status)}")
-        values = np.array([self.solver.value(self.x[int(i)]) for i in self.options], dtype=bool)
-        result = (self.options[values], float(self.solver.best_objective_bound))
-        self.memo[key] = result
-        return result
-
-
 @dataclass
 class Decomposition:
     sent: np.ndarray
@@ -180,6 +80,7 @@ class Decomposition:
     bound: dict[int, float]
     prices: dict[str, float] = field(default_factory=dict)  # rule -> price per unit (value)
     rounds: int = 0
+    cpsat_calls: int = 0  # customer solves the compiled search handed to CP-SAT
 
 
 def _free_from(block: Block, rows: list[GlobalRow], tiers: np.ndarray) -> np.ndarray:
@@ -205,7 +106,7 @@ def decompose(block: Block, subs: list[SubProblem], solver: SolverOptions,
     free_from = _free_from(block, rows, tiers)
     phases = sorted(set(int(t) for t in np.unique(tiers)) | {r.soft_tier for r in rows
                                                               if r.soft_tier is not None})
-    models = [CustomerModel(block, sub, tiers, free_from, solver.seed) for sub in subs]
+    batch = CustomerBatch(block, subs, tiers, free_from, solver.seed)
     zero = np.zeros(block.n_options, dtype=np.int64)
     objective = {t: block.objective.get(t, zero) for t in phases}
     state = RowState(block, np.array([], dtype=np.int64))
@@ -221,19 +122,19 @@ def decompose(block: Block, subs: list[SubProblem], solver: SolverOptions,
         secondary = sum((objective[t] for t in phases if t > phase), zero)
         # a soft row starts at its full penalty rate: sending (or not) is worth exactly that
         prices[:] = [r.rate if r.soft_tier == phase else 0.0 for r in rows]
-        trim = _Trimmer(models, block.n_options, coefs, rows, active, phase, secondary)
-        sent = _round(models, coefs, rows, prices, active, phase, True, secondary)
+        trim = _Trimmer(batch, coefs, phase, secondary)
+        sent = _round(batch, coefs, rows, prices, active, phase, True, secondary)
         rounds += 1
         state = _repair(block, rows, active, relaxed, sent, coefs, free_from, phase, prices,
                         trim)
         # a second round under the prices the first repair set (always run: determinism)
-        sent = _round(models, coefs, rows, prices, active, phase, True, secondary)
+        sent = _round(batch, coefs, rows, prices, active, phase, True, secondary)
         rounds += 1
         state = _repair(block, rows, active, relaxed, sent, coefs, free_from, phase,
                         prices, trim)
         current = np.flatnonzero(state.value[: block.n_options] > 0)
         achieved[phase] = float(coefs[current].sum()) - _penalty(rows, state, phase)
-        bound[phase] = _lagrangian_bound(models, objective, rows, _bound_prices(rows, prices,
+        bound[phase] = _refined_bound(batch, objective, rows, _bound_prices(rows, prices,
                                                                                state, phase),
                                          phase, achieved)
         rounds += 1
@@ -242,16 +143,14 @@ def decompose(block: Block, subs: list[SubProblem], solver: SolverOptions,
                 relaxed[row_index] = _relaxed_bounds(row, state)
         is_sent = state.value[: block.n_options] > 0
         pinned = is_sent & (free_from == phase) & (tiers > phase)
-        for model in models:
-            mine = model.options[is_sent[model.options]]
-            model.set_floor(phase, coefs, int(coefs[mine].sum()), pinned)
+        batch.set_floor(phase, coefs, np.flatnonzero(is_sent), pinned)
     final = np.flatnonzero(state.value[: block.n_options] > 0)
     price_report: dict[str, float] = {}
     for row, price in zip(rows, prices, strict=True):
         # objective units per row unit -> value per unit of the rule's metric
         per_unit = float(price) * row.scale / objective_scale
         price_report[row.rule] = max(price_report.get(row.rule, 0.0), per_unit)
-    return Decomposition(final, achieved, bound, price_report, rounds)
+    return Decomposition(final, achieved, bound, price_report, rounds, batch.cpsat_calls)
 
 
 def _bound_prices(rows: list[GlobalRow], prices: np.ndarray, state: RowState,
@@ -275,12 +174,11 @@ def _adjusted(coefs: np.ndarray, rows: list[GlobalRow], prices: np.ndarray,
     return np.round(_adjusted_exact(coefs, rows, prices, active)).astype(np.int64)
 
 
-def _round(models: list[CustomerModel], coefs: np.ndarray, rows: list[GlobalRow],
+def _round(batch: CustomerBatch, coefs: np.ndarray, rows: list[GlobalRow],
            prices: np.ndarray, active: list[int], phase: int, floors: bool,
            secondary: np.ndarray | None = None) -> np.ndarray:
     priced = _adjusted(coefs, rows, prices, active)
-    chosen = [model.solve(priced, phase, floors, secondary)[0] for model in models]
-    return np.concatenate(chosen) if chosen else np.array([], dtype=np.int64)
+    return batch.solve(priced, phase, floors, secondary).sent
 
 
 def _penalty(rows: list[GlobalRow], state: RowState, phase: int) -> float:
@@ -356,21 +254,17 @@ def _repair(block: Block, rows: list[GlobalRow], active: list[int],
 class _Trimmer:
     """Measures what a send costs lower tiers: the customer's tie-break value without it."""
 
-    def __init__(self, models: list[CustomerModel], n_options: int, coefs: np.ndarray,
-                 rows: list[GlobalRow], active: list[int], phase: int,
+    def __init__(self, batch: CustomerBatch, coefs: np.ndarray, phase: int,
                  secondary: np.ndarray) -> None:
-        self.models = models
-        self.owner = np.full(n_options, -1, dtype=np.int64)
-        for index, model in enumerate(models):
-            self.owner[model.options] = index
-        self.coefs, self.phase, self.secondary = coefs, phase, secondary
+        self.batch, self.coefs, self.phase, self.secondary = batch, coefs, phase, secondary
 
     def displacement(self, state: RowState, option: int) -> float:
         """Lower-tier value the customer would gain if `option` were not sent."""
-        model = self.models[int(self.owner[option])]
-        current = model.options[state.value[model.options] > 0]
-        with_it = float(self.secondary[current].sum())
-        chosen, _ = model.solve(self.coefs, self.phase, True, self.secondary, banned=(option,))
+        customer = int(self.batch.owner[option])
+        mine = self.batch.subs[customer].option_vars
+        with_it = float(self.secondary[mine[state.value[mine] > 0]].sum())
+        chosen = self.batch.solve(self.coefs, self.phase, True, self.secondary,
+                                  banned=(option,), only=customer).sent
         return float(self.secondary[chosen].sum()) - with_it
 
 
@@ -405,10 +299,38 @@ def _raise_to(block: Block, state: RowState, row: GlobalRow, low: int, value: np
             sent_cands.add(int(cand[option]))
 
 
-def _lagrangian_bound(models: list[CustomerModel], objective: dict[int, np.ndarray],
+BOUND_STEPS = 8  # subgradient steps on the bound's prices per tier (one batch solve each)
+
+
+def _refined_bound(batch: CustomerBatch, objective: dict[int, np.ndarray],
+                   rows: list[GlobalRow], prices: np.ndarray, phase: int,
+                   achieved: dict[int, float]) -> float:
+    """The least L_k over a few projected subgradient steps from the repair's prices.
+
+    Every price vector >= 0 gives a valid bound, so the least one seen is reported. The
+    step is Polyak's, aimed at what this tier achieved (the bound can go no lower).
+    """
+    best, best_prices, best_slope = np.inf, prices.copy(), np.zeros(len(rows))
+    current, step = prices.copy(), 1.0
+    for _ in range(BOUND_STEPS):
+        value, slope = _lagrangian_bound(batch, objective, rows, current, phase, achieved)
+        if value < best:
+            best, best_prices, best_slope = value, current, slope
+        else:
+            step /= 2  # overshot: a shorter step from the best prices so far
+        norm = float(best_slope @ best_slope)
+        excess = best - achieved[phase]
+        if norm <= 0 or excess <= 1e-9 * max(1.0, abs(best)):
+            break
+        current = np.maximum(best_prices - best_slope * (step * excess / norm), 0.0)
+    return float(best)
+
+
+def _lagrangian_bound(batch: CustomerBatch, objective: dict[int, np.ndarray],
                       rows: list[GlobalRow], prices: np.ndarray, phase: int,
-                      achieved: dict[int, float]) -> float:
-    """L_k (scaled units): see the module docstring. Valid for any prices >= 0."""
+                      achieved: dict[int, float]) -> tuple[float, np.ndarray]:
+    """L_k (scaled units; see the module docstring), valid for any prices >= 0, and its
+    slope in each price (limit minus use at the customers' optimum)."""
     combined = sum((objective[t] for t in objective if t <= phase),
                    np.zeros_like(next(iter(objective.values()))))
     usable = []
@@ -417,6 +339,7 @@ def _lagrangian_bound(models: list[CustomerModel], objective: dict[int, np.ndarr
     for index, row in enumerate(rows):
         soft_here = row.soft_tier is not None and row.soft_tier <= phase
         if row.soft_tier is not None and not soft_here:
+            local_prices[index] = 0.0
             continue  # its penalty is not in tiers <= phase: the row constrains nothing
         if soft_here:
             # a soft row is never worth more than its penalty rate
@@ -430,14 +353,20 @@ def _lagrangian_bound(models: list[CustomerModel], objective: dict[int, np.ndarr
         if row.lb is not None:
             constant -= price * row.lb
     priced = _adjusted_exact(combined, rows, local_prices, usable)
-    inner = 0.0
-    for model in models:
-        _, upper = model.solve(np.floor(priced).astype(np.int64), 10**9, floors=False)
-        # rounding the priced coefficients down could undercount: add each option's fraction
-        fraction = priced[model.options] - np.floor(priced[model.options])
-        inner += upper + float(fraction[fraction > 0].sum())
+    solved = batch.solve(np.floor(priced).astype(np.int64), 10**9, floors=False)
+    # rounding the priced coefficients down could undercount: add each option's fraction
+    fraction = (priced - np.floor(priced))[batch.perm]
+    inner = float(solved.bound.sum()) + float(fraction[fraction > 0].sum())
     higher = sum(achieved[t] for t in achieved if t < phase)
-    return inner + constant - higher
+    sent = np.zeros(len(priced), dtype=bool)
+    sent[solved.sent] = True
+    slope = np.zeros(len(rows))
+    for index, row in enumerate(rows):
+        if row.soft_tier is not None and row.soft_tier > phase:
+            continue
+        used = float(row.coefs[sent[row.members]].sum())
+        slope[index] = (row.ub - used) if row.ub is not None else (used - (row.lb or 0))
+    return inner + constant - higher, slope
 
 
 def _adjusted_exact(coefs: np.ndarray, rows: list[GlobalRow], prices: np.ndarray,
