@@ -25,18 +25,18 @@ import numpy as np
 
 from bench.methods import joint_block
 from models import Scenario
-from optimiser.block import Block
+from optimiser.block import NO_LB, NO_UB, Block
 from optimiser.coordinate import Decomposition
 from optimiser.cpsat import SolverOptions, tiers_of, trivial_bound
-from optimiser.solve import SolveOutcome, _combine, solve_block, whole
+from optimiser.solve import SolveOutcome, combine, solve_block, whole
 
 
 def _matrix(block: Block) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Row-wise CSR of the block's rows, duplicate (row, var) entries summed."""
-    lengths = np.array([len(row.vars) for row in block.rows], dtype=np.int64)
-    rows = np.repeat(np.arange(len(block.rows), dtype=np.int64), lengths)
-    cols = np.concatenate([row.vars for row in block.rows]).astype(np.int64)
-    vals = np.concatenate([row.coefs for row in block.rows]).astype(np.int64)
+    table = block.rows
+    lengths = np.diff(table.ptr)
+    rows = np.repeat(np.arange(len(table), dtype=np.int64), lengths)
+    cols, vals = table.entry_var, table.entry_coef
     n_vars = block.n_options + block.n_indicators + len(block.slacks)
     keys, inverse = np.unique(rows * n_vars + cols, return_inverse=True)
     summed = np.bincount(inverse, weights=vals, minlength=len(keys))
@@ -73,8 +73,8 @@ def solve_highs(block: Block, time_limit_s: float, work: Path) -> Decomposition:
         col_upper=np.concatenate(
             [np.ones(n_binary), np.array([s.ub for s in block.slacks], dtype=float)]
         ),
-        row_lower=np.array([-np.inf if r.lb is None else r.lb for r in block.rows], dtype=float),
-        row_upper=np.array([np.inf if r.ub is None else r.ub for r in block.rows], dtype=float),
+        row_lower=np.where(block.rows.lb == NO_LB, -np.inf, block.rows.lb.astype(float)),
+        row_upper=np.where(block.rows.ub == NO_UB, np.inf, block.rows.ub.astype(float)),
         tiers=np.array(tiers, dtype=np.int64),
         costs=np.stack([tier_costs(block, tier) for tier in tiers]),
         trivial=np.array([trivial_bound(block, sub, tier) for tier in tiers]),
@@ -101,4 +101,4 @@ def highs_mip(scenario: Scenario, solver: SolverOptions) -> SolveOutcome:
     with tempfile.TemporaryDirectory(prefix="highs-") as work:
         result = solve_highs(block, solver.time_limit_s, Path(work))
     chunk = solve_block(block, [], solver, scenario, given=result)
-    return _combine(options, [chunk], ctx.objective_scale, time.monotonic() - started)
+    return combine(options, [chunk], ctx.objective_scale, time.monotonic() - started)

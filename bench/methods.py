@@ -27,7 +27,7 @@ from optimiser.select import Matcher
 from optimiser.solve import (
     ChunkResult,
     SolveOutcome,
-    _combine,
+    combine,
     make_block,
     solve,
     solve_block,
@@ -51,7 +51,7 @@ def cpsat_monolithic(scenario: Scenario, solver: SolverOptions) -> SolveOutcome:
     started = time.monotonic()
     options, ctx, block = joint_block(scenario)
     result = solve_block(block, [whole(block)], solver, scenario)
-    return _combine(options, [result], ctx.objective_scale, time.monotonic() - started)
+    return combine(options, [result], ctx.objective_scale, time.monotonic() - started)
 
 
 def greedy(scenario: Scenario, solver: SolverOptions) -> SolveOutcome:
@@ -92,7 +92,7 @@ def greedy(scenario: Scenario, solver: SolverOptions) -> SolveOutcome:
         ["FEASIBLE"],
         [],
     )
-    return _combine(options, [result], ctx.objective_scale, time.monotonic() - started)
+    return combine(options, [result], ctx.objective_scale, time.monotonic() - started)
 
 
 METHODS = {

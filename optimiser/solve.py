@@ -332,7 +332,7 @@ def solve(
     inputs = ChunkInputs(scenario, options, ctx, solver)
     results: list[ChunkResult] = []
     total = len(chunks) + (1 if scenario.global_rules else 0)
-    # results come back in chunk order, whatever ran them: `_combine` sums in that order
+    # results come back in chunk order, whatever ran them: `combine` sums in that order
     for done, result in enumerate(runner.map(solve_chunk_from, chunks, inputs), start=1):
         results.append(result)
         if progress:
@@ -343,7 +343,7 @@ def solve(
         if progress:
             progress(total, total)
     _raise_conflicts(scenario, results)
-    return _combine(options, results, ctx.objective_scale, time.monotonic() - started)
+    return combine(options, results, ctx.objective_scale, time.monotonic() - started)
 
 
 def _raise_conflicts(scenario: Scenario, results: list[ChunkResult]) -> None:
@@ -368,9 +368,11 @@ def _raise_conflicts(scenario: Scenario, results: list[ChunkResult]) -> None:
             )
 
 
-def _combine(
+def combine(
     options: Options, results: list[ChunkResult], scale: int, runtime: float
 ) -> SolveOutcome:
+    """One outcome from the results of every block: the public hook for other methods
+    (bench/ turns its baselines' results into plans with it)."""
     sent = np.sort(np.concatenate([r.sent for r in results] or [np.array([], dtype=np.int64)]))
     suppressed = dict(options.suppressed)
     achieved: dict[int, float] = {}
