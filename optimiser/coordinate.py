@@ -263,8 +263,8 @@ class _Trimmer:
         customer = int(self.batch.owner[option])
         mine = self.batch.subs[customer].option_vars
         with_it = float(self.secondary[mine[state.value[mine] > 0]].sum())
-        chosen = self.batch.solve(self.coefs, self.phase, True, self.secondary,
-                                  banned=(option,), only=customer).sent
+        chosen = self.batch.solve_one(customer, self.coefs, self.phase, self.secondary,
+                                      option)
         return float(self.secondary[chosen].sum()) - with_it
 
 

@@ -111,9 +111,8 @@ class CustomerBatch:
             len(self.subs), dtype=np.int64)
 
     def solve(self, coefs: np.ndarray, phase: int, floors: bool,
-              secondary: np.ndarray | None = None, banned: tuple[int, ...] = (),
-              only: int | None = None) -> Solved:
-        """Maximise coefs.x for every customer (or just customer `only`) exactly.
+              secondary: np.ndarray | None = None, banned: tuple[int, ...] = ()) -> Solved:
+        """Maximise coefs.x for every customer exactly.
 
         `secondary` breaks ties: per customer the weights are W*coefs + secondary with W
         above that customer's whole secondary range, so it never overrides coefs.
@@ -137,12 +136,7 @@ class CustomerBatch:
                     fixed[pinned] = 1
         fixed[list(banned)] = 0
         active = np.ones(len(self.subs), dtype=bool)
-        if only is not None:
-            active[:] = False
-            active[only] = True
-            chosen, status = self._kernel_one(only, weights, fixed, active_floors)
-        else:
-            chosen, status = self._kernel(weights, fixed, active_floors, active)
+        chosen, status = self._kernel(weights, fixed, active_floors, active)
         retry = active & (status == exact.INFEASIBLE) & floors
         if retry.any():
             # earlier floors can conflict with what repair left a customer; its own rules
@@ -170,31 +164,45 @@ class CustomerBatch:
         floor_lb = np.array([lb for _, _, lb in floors], dtype=np.int64).reshape(
             len(floors), len(self.subs))
         picked, _, status = exact.solve_batch(self.arrays, weights[perm], fixed[perm],
-                                              floor_coef, floor_lb, active)
+                                              floor_coef, floor_lb, active, validated=True)
         chosen = np.zeros(self.block.n_options, dtype=bool)
         chosen[perm[picked]] = True
         return chosen, status
 
-    def _kernel_one(self, k: int, weights: np.ndarray, fixed: np.ndarray,
-                    floors: list[tuple[int, np.ndarray, np.ndarray]]
-                    ) -> tuple[np.ndarray, np.ndarray]:
-        """`_kernel` for customer k alone, on its own slice of the arrays: the repair asks
-        this for one customer at a time, and a whole-batch call would cost O(batch)."""
+    def solve_one(self, k: int, coefs: np.ndarray, phase: int, secondary: np.ndarray,
+                  banned: int) -> np.ndarray:
+        """`solve` (with floors) for customer k alone, one option banned: its sends.
+
+        The repair asks this for one customer at a time, so everything here touches only
+        that customer's slice of the arrays.
+        """
         if k not in self._single:
             self._single[k] = _slice(self.arrays, k)
         arrays = self._single[k]
         options = self.perm[self.arrays.opt_ptr[k]:self.arrays.opt_ptr[k + 1]]
+        primary = coefs[options].astype(np.int64)
+        tie = secondary[options].astype(np.int64)
+        scale = int(np.abs(tie).sum()) + 1
+        fits = float(scale) * float(np.abs(primary).sum() + 1) < TIE_BREAK_LIMIT
+        weights = primary * scale + tie if fits else primary
+        fixed = np.where(self.free_from[options] > phase, 0, -1)
+        floors = [f for f in self.floors if f[0] < phase]
+        for tier, pinned in self.pinned:
+            if tier < phase:
+                fixed[pinned[options]] = 1
+        fixed[options == banned] = 0
         floor_coef = np.array([c[options] for _, c, _ in floors], dtype=np.int64).reshape(
             len(floors), len(options))
         floor_lb = np.array([[lb[k]] for _, _, lb in floors], dtype=np.int64).reshape(
             len(floors), 1)
-        picked, _, one = exact.solve_batch(arrays, weights[options], fixed[options],
-                                           floor_coef, floor_lb, np.ones(1, dtype=bool))
-        chosen = np.zeros(self.block.n_options, dtype=bool)
-        chosen[options[picked]] = True
-        status = np.full(len(self.subs), exact.OPTIMAL, dtype=np.int8)
-        status[k] = one[0]
-        return chosen, status
+        picked, _, status = exact.solve_batch(arrays, weights, fixed, floor_coef, floor_lb,
+                                              np.ones(1, dtype=bool))
+        if status[0] == exact.OPTIMAL:
+            return options[picked]
+        # node limit, or floors that conflict with what repair left this customer: the
+        # CP-SAT model settles both (it drops the floors when they conflict)
+        mine, _ = self._cpsat(k).solve(coefs, phase, True, secondary, (banned,))
+        return mine
 
     def _cpsat(self, k: int) -> CustomerModel:
         """The CP-SAT model of customer k, built on first need with the floors so far."""

@@ -116,14 +116,18 @@ def solve_batch(
     floor_lb: np.ndarray,
     active: np.ndarray,
     node_limit: int = 200_000,
+    validated: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Solve every active customer exactly -> (chosen bool[n], value int64[K], status int8[K]).
 
     weights[n] and fixed[n] (-1 free, 0 off, 1 on) are per option; floor_coef is (F, n) and
     floor_lb (F, K), NO_LB where customer k has no floor f. Only OPTIMAL customers get options
     in `chosen`; inactive ones are reported OPTIMAL with nothing chosen and value 0.
+    `validated=True` skips `arrays.validate()` for arrays the caller checked once already
+    (it costs O(batch) per call, which a caller solving the same batch often repeats).
     """
-    arrays.validate()
+    if not validated:
+        arrays.validate()
     n, k = len(arrays.opt_cand), arrays.n_customers
     weights = _int64(weights, (n,), "weights")
     fixed = _int64(fixed, (n,), "fixed")
