@@ -30,11 +30,11 @@ TIE_BREAK_LIMIT = 2**62  # weights * scale + tie must stay below this (int64 sum
 
 @dataclass
 class Solved:
-    """One batch solve: the sends (block option indices) and each customer's optimum."""
+    """One solve: the sends (block option indices) and, per customer solved, an upper
+    bound on its primary objective (its exact optimum unless CP-SAT stopped early)."""
 
     sent: np.ndarray
-    value: np.ndarray  # per customer: primary objective of its solution (exact optimum)
-    bound: np.ndarray  # per customer: an upper bound on the primary objective
+    bound: np.ndarray
 
 
 class CustomerBatch:
@@ -52,10 +52,10 @@ class CustomerBatch:
         self.position[self.perm] = np.arange(len(self.perm))
         self.owner = np.full(n, -1, dtype=np.int64)
         self.owner[self.perm] = np.repeat(np.arange(len(subs)), lengths)
-        opt_ptr = _ptr(lengths)
+        ind_ptr, member_ptr, members, indicator_at = self._indicators()
         self.arrays = exact.CustomerArrays(
-            opt_ptr, block.options["cand"].to_numpy(np.int64)[self.perm],
-            *self._indicators(), *self._rows())
+            _ptr(lengths), block.options["cand"].to_numpy(np.int64)[self.perm],
+            ind_ptr, member_ptr, members, *self._rows(indicator_at))
         self.arrays.validate()
         self.floors: list[tuple[int, np.ndarray, np.ndarray]] = []  # tier, coefs, lb per cust
         self.pinned: list[tuple[int, np.ndarray]] = []  # tier, options kept sent after it
@@ -63,20 +63,22 @@ class CustomerBatch:
         self.cpsat_calls = 0
         self._single: dict[int, exact.CustomerArrays] = {}
 
-    def _indicators(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _indicators(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(indicator pointer per customer, member pointer, members as batch positions,
+        batch number of each block indicator)."""
         block, n = self.block, self.block.n_options
         per_customer = [s.indicator_vars for s in self.subs]
-        self.indicator_vars = (np.concatenate(per_customer) if per_customer
-                               else np.zeros(0, dtype=np.int64))
-        self.indicator_at = np.full(block.n_indicators, -1, dtype=np.int64)
-        self.indicator_at[self.indicator_vars - n] = np.arange(len(self.indicator_vars))
-        members = [block.indicator_members[int(v) - n] for v in self.indicator_vars]
+        variables = (np.concatenate(per_customer) if per_customer
+                     else np.zeros(0, dtype=np.int64))
+        indicator_at = np.full(block.n_indicators, -1, dtype=np.int64)
+        indicator_at[variables - n] = np.arange(len(variables))
+        members = [block.indicator_members[int(v) - n] for v in variables]
         member_ptr = _ptr(np.array([len(m) for m in members], dtype=np.int64))
         flat = np.concatenate(members) if members else np.zeros(0, dtype=np.int64)
         ind_ptr = _ptr(np.array([len(v) for v in per_customer], dtype=np.int64))
-        return ind_ptr, member_ptr, self.position[flat]
+        return ind_ptr, member_ptr, self.position[flat], indicator_at
 
-    def _rows(self) -> tuple[np.ndarray, ...]:
+    def _rows(self, indicator_at: np.ndarray) -> tuple[np.ndarray, ...]:
         rows, n = self.block.rows, self.block.n_options
         link = rows.link
         per_customer = [s.rows[~link[s.rows]] for s in self.subs]
@@ -89,7 +91,7 @@ class CustomerBatch:
         is_option = var < n
         local = np.empty(len(var), dtype=np.int64)
         local[is_option] = self.position[var[is_option]]
-        local[~is_option] = len(self.perm) + self.indicator_at[var[~is_option] - n]
+        local[~is_option] = len(self.perm) + indicator_at[var[~is_option] - n]
         return (row_ptr, _ptr(stops - starts), local, rows.entry_coef[entries],
                 rows.lb[row_ids], rows.ub[row_ids])
 
@@ -99,16 +101,9 @@ class CustomerBatch:
         `pinned` options (sent early for a volume minimum charged in this tier) sent."""
         chosen = np.zeros(self.block.n_options, dtype=np.int64)
         chosen[sent] = 1
-        floor = self._per_customer(coefs * chosen)
+        floor = _group_sums((coefs * chosen)[self.perm], self.arrays.opt_ptr)
         self.floors.append((tier, coefs.astype(np.int64), floor))
         self.pinned.append((tier, pinned.copy()))
-
-    def _per_customer(self, values: np.ndarray) -> np.ndarray:
-        """Sum of a per-option array over each customer's options."""
-        ordered = values[self.perm].astype(np.int64)
-        return np.add.reduceat(ordered, self.arrays.opt_ptr[:-1]) * (
-            np.diff(self.arrays.opt_ptr) > 0) if len(ordered) else np.zeros(
-            len(self.subs), dtype=np.int64)
 
     def solve(self, coefs: np.ndarray, phase: int, floors: bool,
               secondary: np.ndarray | None = None, banned: tuple[int, ...] = ()) -> Solved:
@@ -117,92 +112,80 @@ class CustomerBatch:
         `secondary` breaks ties: per customer the weights are W*coefs + secondary with W
         above that customer's whole secondary range, so it never overrides coefs.
         """
-        primary = np.asarray(coefs, dtype=np.int64)
-        weights = primary.copy()
-        if secondary is not None:
-            tie = np.asarray(secondary, dtype=np.int64)
-            scale = self._per_customer(np.abs(tie)) + 1
-            room = self._per_customer(np.abs(primary)) + 1
-            fits = scale.astype(float) * room.astype(float) < TIE_BREAK_LIMIT
-            option_scale = np.where(fits, scale, 1)[self.owner.clip(0)]
-            option_tie = np.where(fits[self.owner.clip(0)], tie, 0)
-            weights = primary * option_scale + option_tie
-        fixed = np.full(self.block.n_options, -1, dtype=np.int64)
-        fixed[self.free_from > phase] = 0
-        active_floors = [f for f in self.floors if floors and f[0] < phase]
-        if floors:
-            for tier, pinned in self.pinned:
-                if tier < phase:
-                    fixed[pinned] = 1
-        fixed[list(banned)] = 0
-        active = np.ones(len(self.subs), dtype=bool)
-        chosen, status = self._kernel(weights, fixed, active_floors, active)
-        retry = active & (status == exact.INFEASIBLE) & floors
-        if retry.any():
-            # earlier floors can conflict with what repair left a customer; its own rules
-            # alone never do (its earlier solution satisfied them)
-            again = self.solve(coefs, phase, False, secondary, banned)
-            mask = retry[self.owner]
-            chosen[mask] = np.isin(np.flatnonzero(mask), again.sent)
-            status[retry] = exact.OPTIMAL
-        sent = np.flatnonzero(chosen)
-        value = self._per_customer(primary * chosen)
-        bound = value.astype(float)
-        for k in np.flatnonzero(active & (status != exact.OPTIMAL)):
-            mine, upper = self._cpsat(int(k)).solve(coefs, phase, floors, secondary, banned)
-            sent = np.union1d(sent, mine)
-            value[k] = int(primary[mine].sum())
-            bound[k] = upper
-        return Solved(np.sort(sent), value, bound)
-
-    def _kernel(self, weights: np.ndarray, fixed: np.ndarray,
-                floors: list[tuple[int, np.ndarray, np.ndarray]],
-                active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        perm = self.perm
-        floor_coef = np.array([c[perm] for _, c, _ in floors], dtype=np.int64).reshape(
-            len(floors), len(perm))
-        floor_lb = np.array([lb for _, _, lb in floors], dtype=np.int64).reshape(
-            len(floors), len(self.subs))
-        picked, _, status = exact.solve_batch(self.arrays, weights[perm], fixed[perm],
-                                              floor_coef, floor_lb, active, validated=True)
-        chosen = np.zeros(self.block.n_options, dtype=bool)
-        chosen[perm[picked]] = True
-        return chosen, status
+        customers = np.arange(len(self.subs))
+        return self._solve(self.arrays, self.perm, customers, coefs, phase, floors,
+                           secondary, banned)
 
     def solve_one(self, k: int, coefs: np.ndarray, phase: int, secondary: np.ndarray,
                   banned: int) -> np.ndarray:
         """`solve` (with floors) for customer k alone, one option banned: its sends.
 
-        The repair asks this for one customer at a time, so everything here touches only
-        that customer's slice of the arrays.
+        The repair asks this for one customer at a time, so it runs on that customer's
+        own slice of the arrays: a whole-batch call would cost O(batch) each time.
         """
         if k not in self._single:
             self._single[k] = _slice(self.arrays, k)
-        arrays = self._single[k]
+            self._single[k].validate()
         options = self.perm[self.arrays.opt_ptr[k]:self.arrays.opt_ptr[k + 1]]
-        primary = coefs[options].astype(np.int64)
-        tie = secondary[options].astype(np.int64)
-        scale = int(np.abs(tie).sum()) + 1
-        fits = float(scale) * float(np.abs(primary).sum() + 1) < TIE_BREAK_LIMIT
-        weights = primary * scale + tie if fits else primary
+        return self._solve(self._single[k], options, np.array([k]), coefs, phase, True,
+                           secondary, (banned,)).sent
+
+    def _solve(self, arrays: exact.CustomerArrays, options: np.ndarray,
+               customers: np.ndarray, coefs: np.ndarray, phase: int, floors: bool,
+               secondary: np.ndarray | None, banned: tuple[int, ...]) -> Solved:
+        """Solve `customers` (laid out as `arrays`, whose options are the block's
+        `options` in order): compiled search first, CP-SAT for what it hands back."""
+        primary = np.asarray(coefs, dtype=np.int64)[options]
+        ptr = arrays.opt_ptr
+        weights = primary
+        if secondary is not None:
+            tie = np.asarray(secondary, dtype=np.int64)[options]
+            scale = _group_sums(np.abs(tie), ptr) + 1
+            room = _group_sums(np.abs(primary), ptr) + 1
+            fits = scale.astype(float) * room.astype(float) < TIE_BREAK_LIMIT
+            group = np.repeat(np.arange(len(customers)), np.diff(ptr))
+            weights = np.where(fits[group], primary * scale[group] + tie, primary)
+        active = np.ones(len(customers), dtype=bool)
+        chosen, status = self._kernel(arrays, options, customers, weights, phase, floors,
+                                      banned, active)
+        if floors:
+            # earlier floors can conflict with what repair left a customer; its own rules
+            # alone never do (its earlier solution satisfied them): those go again without
+            retry = status == exact.INFEASIBLE
+            if retry.any():
+                again, status_again = self._kernel(arrays, options, customers, weights, phase,
+                                                   False, banned, retry)
+                owner_retried = np.repeat(retry, np.diff(ptr))
+                chosen[owner_retried] = again[owner_retried]
+                status[retry] = status_again[retry]
+        sent = options[chosen]
+        bound = _group_sums(primary * chosen, ptr).astype(float)
+        for position in np.flatnonzero(status != exact.OPTIMAL):
+            mine, upper = self._cpsat(int(customers[position])).solve(
+                coefs, phase, floors, secondary, banned)
+            sent = np.union1d(sent, mine)
+            bound[position] = upper
+        return Solved(np.sort(sent), bound)
+
+    def _kernel(self, arrays: exact.CustomerArrays, options: np.ndarray,
+                customers: np.ndarray, weights: np.ndarray, phase: int, floors: bool,
+                banned: tuple[int, ...], active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One compiled call: (chosen mask over `options`, status per customer)."""
         fixed = np.where(self.free_from[options] > phase, 0, -1)
-        floors = [f for f in self.floors if f[0] < phase]
-        for tier, pinned in self.pinned:
-            if tier < phase:
-                fixed[pinned[options]] = 1
-        fixed[options == banned] = 0
-        floor_coef = np.array([c[options] for _, c, _ in floors], dtype=np.int64).reshape(
-            len(floors), len(options))
-        floor_lb = np.array([[lb[k]] for _, _, lb in floors], dtype=np.int64).reshape(
-            len(floors), 1)
-        picked, _, status = exact.solve_batch(arrays, weights, fixed, floor_coef, floor_lb,
-                                              np.ones(1, dtype=bool))
-        if status[0] == exact.OPTIMAL:
-            return options[picked]
-        # node limit, or floors that conflict with what repair left this customer: the
-        # CP-SAT model settles both (it drops the floors when they conflict)
-        mine, _ = self._cpsat(k).solve(coefs, phase, True, secondary, (banned,))
-        return mine
+        used = [f for f in self.floors if floors and f[0] < phase]
+        if floors:
+            for tier, pinned in self.pinned:
+                if tier < phase:
+                    fixed[pinned[options]] = 1
+        fixed[np.isin(options, banned)] = 0
+        floor_coef = np.array([c[options] for _, c, _ in used], dtype=np.int64).reshape(
+            len(used), len(options))
+        floor_lb = np.array([lb[customers] for _, _, lb in used], dtype=np.int64).reshape(
+            len(used), len(customers))
+        # every layout was validated once when built
+        chosen, _, status = exact.solve_batch(arrays, weights, fixed, floor_coef, floor_lb,
+                                              active, validated=True)
+        return chosen, status
 
     def _cpsat(self, k: int) -> CustomerModel:
         """The CP-SAT model of customer k, built on first need with the floors so far."""
@@ -232,6 +215,15 @@ def _slice(arrays: exact.CustomerArrays, k: int) -> exact.CustomerArrays:
         arrays.ind_member_ptr[i0:i1 + 1] - m0, arrays.ind_members[m0:m1] - o0,
         np.array([0, r1 - r0]), arrays.entry_ptr[r0:r1 + 1] - e0, local,
         arrays.entry_coef[e0:e1], arrays.row_lb[r0:r1], arrays.row_ub[r0:r1])
+
+
+def _group_sums(values: np.ndarray, ptr: np.ndarray) -> np.ndarray:
+    """Sum of `values` over each run ptr[g]:ptr[g+1] (int64, exact; empty runs sum to 0)."""
+    totals = np.zeros(len(ptr) - 1, dtype=np.int64)
+    filled = np.diff(ptr) > 0
+    if filled.any():
+        totals[filled] = np.add.reduceat(values.astype(np.int64), ptr[:-1][filled])
+    return totals
 
 
 def _ptr(lengths: np.ndarray) -> np.ndarray:
