@@ -72,7 +72,7 @@ def greedy(scenario: Scenario, solver: SolverOptions) -> SolveOutcome:
     sent_cands: set[int] = set()
     sent: list[int] = []
     for option in order.tolist():
-        if cand[option] in sent_cands or state.blocking_rows(option):
+        if cand[option] in sent_cands or state.breaks_a_row(option):
             continue
         state.add(option)
         sent_cands.add(int(cand[option]))

@@ -294,7 +294,7 @@ def _raise_to(block: Block, state: RowState, row: GlobalRow, low: int, value: np
         option = int(row.members[position])
         if cand[option] in sent_cands or row.coefs[position] <= 0 or free_from[option] > phase:
             continue
-        if not state.blocking_rows(option):
+        if not state.breaks_a_row(option):
             state.add(option)
             sent_cands.add(int(cand[option]))
 

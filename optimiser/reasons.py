@@ -49,6 +49,12 @@ class BlockIndex:
         self.ind_ptr = np.searchsorted(owners[order], np.arange(block.n_options + 1))
         self.ind_of = ys[order]
         self.n_rows = len(block.rows)
+        # what the compiled scans take, converted once
+        self.csr = scan.as_int64(self.var_ptr, self.var_rows, self.var_coefs, self.ind_ptr,
+                                 self.ind_of, self.lb, self.ub)
+        self.every_row = np.ones(self.n_rows, dtype=bool)
+        self.delta = np.zeros(self.n_rows, dtype=np.int64)  # scratch, zero between calls
+        self.touched = np.empty(self.n_rows, dtype=np.int64)
 
 
 class RowState:
@@ -78,33 +84,14 @@ class RowState:
     def _indicators(self, option: int) -> np.ndarray:
         return self.index.ind_of[self.index.ind_ptr[option]:self.index.ind_ptr[option + 1]]
 
-    def change(self, option: int) -> tuple[dict[int, int], list[int]]:
-        """Activity deltas per row if `option` were sent, and the indicators it would raise."""
-        raised = [int(y) for y in self._indicators(option) if self.value[y] == 0]
-        delta: dict[int, int] = {}
-        for var in [option, *raised]:
-            rows, coefs = self._rows(var)
-            for row_id, coef in zip(rows.tolist(), coefs.tolist(), strict=True):
-                delta[row_id] = delta.get(row_id, 0) + coef
-        return delta, raised
-
-    def blocking_rows(self, option: int) -> list[int]:
-        delta, _ = self.change(option)
-        blocked = []
-        lb, ub = self.index.lb, self.index.ub
-        for row_id, change in sorted(delta.items()):
-            after = self.activity[row_id] + change
-            if (change > 0 and after > ub[row_id]) or (change < 0 and after < lb[row_id]):
-                blocked.append(row_id)
-        return blocked
+    def breaks_a_row(self, option: int) -> bool:
+        """Whether sending `option` would push some row past a bound."""
+        index = self.index
+        return scan.first_blocking(option, self.value, self.activity, *index.csr,
+                                   index.every_row, index.delta, index.touched) >= 0
 
     def add(self, option: int) -> None:
-        delta, raised = self.change(option)
-        for row_id, change in delta.items():
-            self.activity[row_id] += change
-        self.value[option] = 1
-        for y in raised:
-            self.value[y] = 1
+        scan.send(option, self.value, self.activity, *self.index.csr[:5])
 
     def remove(self, option: int) -> None:
         """Un-send an option; indicators drop when no member is left."""
@@ -153,13 +140,8 @@ def fill(block: Block, state: RowState, allowed: np.ndarray | None = None) -> li
     index = state.index
     # value and activity are int64 already: the scan updates the state in place
     added = scan.fill_scan(*scan.as_int64(order[eligible[order]], cand), cand_sent,
-                           state.value, state.activity, *_csr(index))
+                           state.value, state.activity, *index.csr)
     return [int(option) for option in added]
-
-
-def _csr(index: BlockIndex) -> list[np.ndarray]:
-    return scan.as_int64(index.var_ptr, index.var_rows, index.var_coefs, index.ind_ptr,
-                         index.ind_of, index.lb, index.ub)
 
 
 def _local_candidates(block: Block) -> tuple[np.ndarray, np.ndarray]:
@@ -180,7 +162,7 @@ def explain(
     order = np.lexsort((options["day"].to_numpy(), -coef, cand))
     counted = ~block.rows.has_reason("candidate")
     verdict = scan.blocking_scan(*scan.as_int64(order, cand), decided,
-                                 *scan.as_int64(state.value, state.activity), *_csr(state.index),
+                                 *scan.as_int64(state.value, state.activity), *state.index.csr,
                                  counted, coef > 0)
     out: dict[int, Suppression] = {}
     won_by: dict[int, str] = {}  # rows do not change while explaining: describe each once

@@ -3,11 +3,11 @@
 `optimiser.reasons` answers both questions for every unsent option of a plan:
 millions of times at scale, each a few array reads. In Python each answer
 costs tens of microseconds; compiled it costs well under one. The scans read
-the CSR index of `reasons.BlockIndex` and the activities of a `RowState`, and
-follow the same rule as its Python methods: sending an option adds its own
-coefficients and those of every indicator it raises from 0; a row blocks when
-that change pushes it over its upper bound (or, for a negative change, under
-its lower bound).
+the CSR index of `reasons.BlockIndex` and the activities of a `RowState`,
+whose `breaks_a_row` and `add` call them too: one rule, in one place. Sending
+an option adds its own coefficients and those of every indicator it raises
+from 0; a row blocks when that change pushes it over its upper bound (or, for
+a negative change, under its lower bound).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 
 
 @numba.njit(cache=True)
-def _first_blocking(option, value, activity, var_ptr, var_rows, var_coefs, ind_ptr, ind_of,
+def first_blocking(option, value, activity, var_ptr, var_rows, var_coefs, ind_ptr, ind_of,
                     lb, ub, counted, delta, touched):  # pragma: no cover - compiled
     """Smallest id of a counted row that sending `option` would break, or -1."""
     n_touched = 0
@@ -48,8 +48,8 @@ def _first_blocking(option, value, activity, var_ptr, var_rows, var_coefs, ind_p
 
 
 @numba.njit(cache=True)
-def _send(option, value, activity, var_ptr, var_rows, var_coefs, ind_ptr, ind_of):
-    """Mark `option` sent: its rows and those of the indicators it raises."""  # noqa: D401
+def send(option, value, activity, var_ptr, var_rows, var_coefs, ind_ptr, ind_of):
+    """Mark `option` sent: its rows and those of the indicators it raises."""
     for step in range(-1, ind_ptr[option + 1] - ind_ptr[option]):
         var = option if step < 0 else ind_of[ind_ptr[option] + step]
         if step >= 0 and value[var] != 0:
@@ -74,10 +74,10 @@ def fill_scan(order, cand, cand_sent, value, activity, var_ptr, var_rows, var_co
     for option in order:
         if cand_sent[cand[option]]:
             continue
-        if _first_blocking(option, value, activity, var_ptr, var_rows, var_coefs, ind_ptr,
+        if first_blocking(option, value, activity, var_ptr, var_rows, var_coefs, ind_ptr,
                            ind_of, lb, ub, counted, delta, touched) >= 0:
             continue
-        _send(option, value, activity, var_ptr, var_rows, var_coefs, ind_ptr, ind_of)
+        send(option, value, activity, var_ptr, var_rows, var_coefs, ind_ptr, ind_of)
         cand_sent[cand[option]] = True
         added[n_added] = option
         n_added += 1
@@ -100,7 +100,7 @@ def blocking_scan(order, cand, decided, value, activity, var_ptr, var_rows, var_
         c = cand[option]
         if decided[c]:
             continue
-        row = _first_blocking(option, value, activity, var_ptr, var_rows, var_coefs, ind_ptr,
+        row = first_blocking(option, value, activity, var_ptr, var_rows, var_coefs, ind_ptr,
                               ind_of, lb, ub, counted, delta, touched)
         if row >= 0:
             out[c] = row
