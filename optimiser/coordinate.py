@@ -1,25 +1,30 @@
 """Global rules by decomposition: price the few rows that couple customers.
 
-Capacity, budget and volume rows are the only links between customers. We
-price them (Lagrangian multipliers), solve every customer's own small model
-under those prices, then repair the union to exact feasibility and fill what
-still fits. Priority tiers are handled as phases, tier 1 first: in phase k a
-customer maximises its tier-k value minus prices, keeping each higher tier at
-the value it achieved in its own phase, so no lower-tier gain ever pays for a
-higher-tier loss.
+Capacity, budget and volume rows are the only links between customers. Priority
+tiers are phases, tier 1 first; phase k maximises tier k's total with every
+higher tier held at the total it achieved (not each customer's share of it:
+a service message may move to a customer whose sales it does not crowd out).
 
-Prices come from market clearing: after a repair, a row's price is the value
-per unit of the best send it had to turn away. Any non-negative prices give
-an honest upper bound (weak duality). For tier k we bound
+Phase k, in three steps:
 
-    max T_k  s.t.  T_j >= A_j (j < k), global rows, customer rules
+1. The bound. Dualise the global rows (prices p >= 0) and the higher tiers'
+   totals T_j >= A_j (weights w_j >= 0):
 
-by dualising the global rows (prices p) and the higher-tier floors (weight 1):
+       L_k(p, w) = sum_c max_x [T_k + sum_j w_j T_j - p.g](x) + p.b - sum_j w_j A_j,
 
-    L_k = sum_c max_x [T_1 + ... + T_k - p.g](x) + p.b - (A_1 + ... + A_{k-1}),
+   each customer's inner maximum solved exactly (`CustomerBatch`). Any p, w >= 0
+   gives an upper bound on the phase's optimum; cutting planes (`optimiser.dual`)
+   search for the least, and every evaluation leaves each customer a plan.
+2. The plans. A master LP (`optimiser.columns`) mixes each customer's plans
+   under the global rows and the higher tiers' totals; its dual prices make
+   every customer propose a new plan (evaluating L_k there too), until the LP
+   meets the bound. With a few global rows and many customers the LP mixes only
+   a handful of customers (Shapley-Folkman), so rounding loses little.
+3. Repair and fill. What rounding left over a limit is trimmed, what still fits
+   is added (`_repair`), and the sends become the next phase's previous plan.
 
-each customer's inner maximum solved exactly by CP-SAT. The reported bound is
-the sum over tiers, as the spec defines it.
+The reported bound is the sum over tiers of the least L_k, as the spec defines
+it; the master's dual prices are the shadow prices reported per rule.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from optimiser import columns, dual
 from optimiser.block import Block
 from optimiser.cpsat import SolverOptions, SubProblem
 from optimiser.customers import CustomerBatch
@@ -120,24 +126,22 @@ def decompose(block: Block, subs: list[SubProblem], solver: SolverOptions,
                   if r.soft_tier is None or r.soft_tier == phase or i in relaxed]
         coefs = objective[phase]
         secondary = sum((objective[t] for t in phases if t > phase), zero)
-        # a soft row starts at its full penalty rate: sending (or not) is worth exactly that
-        prices[:] = [r.rate if r.soft_tier == phase else 0.0 for r in rows]
+        # the bound first: its optimal multipliers are the best prices we know, and the
+        # customers' plans it met on the way are the pieces of the primal
+        plans: list[np.ndarray] = []
+        bound[phase], prices[:] = _dual_bound(batch, objective, rows, prices, phase, achieved,
+                                              plans)
         trim = _Trimmer(batch, coefs, phase, secondary)
-        sent = _round(batch, coefs, rows, prices, active, phase, True, secondary)
-        rounds += 1
-        state = _repair(block, rows, active, relaxed, sent, coefs, free_from, phase, prices,
-                        trim)
-        # a second round under the prices the first repair set (always run: determinism)
-        sent = _round(batch, coefs, rows, prices, active, phase, True, secondary)
-        rounds += 1
-        state = _repair(block, rows, active, relaxed, sent, coefs, free_from, phase,
+        previous = np.flatnonzero(state.value[: block.n_options] > 0) if achieved else None
+        choice, bound[phase] = _generate_plans(batch, plans, previous, objective, rows, active,
+                                               relaxed, phase, free_from, achieved,
+                                               bound[phase])
+        rounds += len(plans)  # one batch solve of every customer each
+        prices[active] = choice.row_prices  # the master's duals: the shadow prices
+        state = _repair(block, rows, active, relaxed, choice.sent, coefs, free_from, phase,
                         prices, trim)
         current = np.flatnonzero(state.value[: block.n_options] > 0)
         achieved[phase] = float(coefs[current].sum()) - _penalty(rows, state, phase)
-        bound[phase] = _refined_bound(batch, objective, rows, _bound_prices(rows, prices,
-                                                                               state, phase),
-                                         phase, achieved)
-        rounds += 1
         for row_index, row in enumerate(rows):
             if row.soft_tier == phase:
                 relaxed[row_index] = _relaxed_bounds(row, state)
@@ -153,32 +157,60 @@ def decompose(block: Block, subs: list[SubProblem], solver: SolverOptions,
     return Decomposition(final, achieved, bound, price_report, rounds, batch.cpsat_calls)
 
 
-def _bound_prices(rows: list[GlobalRow], prices: np.ndarray, state: RowState,
-                  phase: int) -> np.ndarray:
-    """Prices for the bound: a soft row of this phase that ended satisfied is worth 0 at
-    the margin (complementary slackness), one left violated is worth its penalty rate."""
-    out = prices.copy()
-    for index, row in enumerate(rows):
-        if row.soft_tier != phase:
-            continue
-        amount = int(state.activity[row.row_id])
-        violated = (row.lb is not None and amount < row.lb) or (
-            row.ub is not None and amount > row.ub)
-        out[index] = row.rate if violated else 0.0
-    return out
+PLAN_TOLERANCE = 1e-4  # relative distance of master and bound that ends the rounds
+PLAN_ROUNDS = 10  # master solves, each followed by a batch solve at the master's prices
 
 
-def _adjusted(coefs: np.ndarray, rows: list[GlobalRow], prices: np.ndarray,
-              active: list[int]) -> np.ndarray:
-    """The priced objective rounded to the integers a customer model takes."""
-    return np.round(_adjusted_exact(coefs, rows, prices, active)).astype(np.int64)
+def _generate_plans(batch: CustomerBatch, plans: list[np.ndarray], previous: np.ndarray | None,
+                    objective: dict[int, np.ndarray], rows: list[GlobalRow], active: list[int],
+                    relaxed: dict[int, tuple[int | None, int | None]], phase: int,
+                    free_from: np.ndarray, achieved: dict[int, float], bound: float
+                    ) -> tuple[columns.Choice, float]:
+    """Column generation: the master mixes the plans so far; its dual prices make every
+    customer propose a new plan (which also evaluates the Lagrangian bound there), until
+    the master's LP value meets the bound. Returns the master's choice and the bound."""
+    usable = [i for i, r in enumerate(rows) if r.soft_tier is None or r.soft_tier <= phase]
+    higher = [t for t in objective if t < phase]
+    choice = _combine_plans(batch, plans, previous, objective, rows, active, relaxed, phase,
+                            free_from)
+    for _ in range(PLAN_ROUNDS):
+        if bound - choice.lp_value <= PLAN_TOLERANCE * max(1.0, abs(bound)):
+            break
+        prices = np.zeros(len(rows))
+        prices[active] = choice.row_prices
+        evaluation, sent = _lagrangian(batch, objective, rows, usable, prices,
+                                       dict(zip(higher, choice.floor_weights.tolist(),
+                                                strict=True)), phase, achieved)
+        bound = min(bound, evaluation.value)
+        plans.append(sent)
+        choice = _combine_plans(batch, plans, previous, objective, rows, active, relaxed,
+                                phase, free_from)
+    return choice, bound
 
 
-def _round(batch: CustomerBatch, coefs: np.ndarray, rows: list[GlobalRow],
-           prices: np.ndarray, active: list[int], phase: int, floors: bool,
-           secondary: np.ndarray | None = None) -> np.ndarray:
-    priced = _adjusted(coefs, rows, prices, active)
-    return batch.solve(priced, phase, floors, secondary).sent
+def _combine_plans(batch: CustomerBatch, plans: list[np.ndarray], previous: np.ndarray | None,
+                   objective: dict[int, np.ndarray], rows: list[GlobalRow], active: list[int],
+                   relaxed: dict[int, tuple[int | None, int | None]], phase: int,
+                   free_from: np.ndarray) -> columns.Choice:
+    """The best mix of the dual's customer plans (optimiser.columns), sends not yet free in
+    this phase left out, the higher tiers held at their totals under `previous` (in the
+    first phase, which has no previous plan, the first plan stands in for it)."""
+    n = len(free_from)
+    master_rows = []
+    for index in active:
+        row = rows[index]
+        usage = np.zeros(n)
+        usage[row.members] = row.coefs
+        low, high = relaxed.get(index, (row.lb, row.ub))
+        master_rows.append(columns.MasterRow(usage, low, high,
+                                             row.rate if row.soft_tier == phase else None))
+    usable = [plan[free_from[plan] <= phase] for plan in plans]
+    if previous is None:
+        previous = usable[0]
+    floors = [(objective[t], float(objective[t][previous].sum()))
+              for t in objective if t < phase]
+    return columns.choose_plans(batch.owner, len(batch.subs), usable, previous,
+                                objective[phase], master_rows, floors)
 
 
 def _penalty(rows: list[GlobalRow], state: RowState, phase: int) -> float:
@@ -299,74 +331,122 @@ def _raise_to(block: Block, state: RowState, row: GlobalRow, low: int, value: np
             sent_cands.add(int(cand[option]))
 
 
-BOUND_STEPS = 8  # subgradient steps on the bound's prices per tier (one batch solve each)
+BOUND_EVALUATIONS = 30  # batch solves the dual may spend on one tier's bound
+WEIGHT_STEPS = 64  # the bound's priced weights are floored to 1/64 of a model unit
+MAX_TIER_WEIGHT = 1e4  # most a higher tier's unit may be worth in the bound's objective
+DUAL_PIECES = 64  # customer groups with a cut each in the dual's master program
 
 
-def _refined_bound(batch: CustomerBatch, objective: dict[int, np.ndarray],
-                   rows: list[GlobalRow], prices: np.ndarray, phase: int,
-                   achieved: dict[int, float]) -> float:
-    """The least L_k over a few projected subgradient steps from the repair's prices.
+def _dual_bound(batch: CustomerBatch, objective: dict[int, np.ndarray],
+                rows: list[GlobalRow], prices: np.ndarray, phase: int,
+                achieved: dict[int, float], plans: list[np.ndarray]
+                ) -> tuple[float, np.ndarray]:
+    """The least Lagrangian bound on tier `phase` that cutting planes find (optimiser.dual),
+    and the row prices where it was found.
 
-    Every price vector >= 0 gives a valid bound, so the least one seen is reported. The
-    step is Polyak's, aimed at what this tier achieved (the bound can go no lower).
+    Dualised: every global row that constrains tiers up to `phase` (price p >= 0) and
+    every higher tier's floor T_j >= A_j (weight w_j >= 0):
+
+        L(p, w) = sum_c max_x [T_phase + sum_j w_j T_j - p.g](x) + p.b - sum_j w_j A_j.
+
+    A soft row of tier j prices at most its penalty times that tier's weight (1 for
+    this tier): beyond that, paying the penalty is cheaper than keeping the row.
     """
-    best, best_prices, best_slope = np.inf, prices.copy(), np.zeros(len(rows))
-    current, step = prices.copy(), 1.0
-    for _ in range(BOUND_STEPS):
-        value, slope = _lagrangian_bound(batch, objective, rows, current, phase, achieved)
-        if value < best:
-            best, best_prices, best_slope = value, current, slope
-        else:
-            step /= 2  # overshot: a shorter step from the best prices so far
-        norm = float(best_slope @ best_slope)
-        excess = best - achieved[phase]
-        if norm <= 0 or excess <= 1e-9 * max(1.0, abs(best)):
-            break
-        current = np.maximum(best_prices - best_slope * (step * excess / norm), 0.0)
-    return float(best)
+    higher = [t for t in objective if t < phase]
+    usable = [i for i, r in enumerate(rows) if r.soft_tier is None or r.soft_tier <= phase]
+    dim = len(usable) + len(higher)
+    weight_at = {t: len(usable) + h for h, t in enumerate(higher)}
+    upper = np.full(dim, MAX_TIER_WEIGHT)
+    links: list[tuple[int, int, float]] = []
+    value_per_unit = _value_per_unit(objective, rows, phase)
+    for position, index in enumerate(usable):
+        row = rows[index]
+        upper[position] = max(value_per_unit[index], 1e-6)
+        if row.soft_tier == phase:
+            upper[position] = min(upper[position], row.rate)
+        elif row.soft_tier is not None:
+            links.append((position, weight_at[row.soft_tier], row.rate))
+    start = np.concatenate([np.minimum(prices[usable], upper[: len(usable)]),
+                            np.ones(len(higher))])
+
+    def evaluate(point: np.ndarray) -> dual.Evaluation:
+        row_prices = np.zeros(len(rows))
+        row_prices[usable] = point[: len(usable)]
+        tier_weights = {t: float(point[weight_at[t]]) for t in higher}
+        found = _lagrangian(batch, objective, rows, usable, row_prices, tier_weights, phase,
+                            achieved)
+        plans.append(found[1])
+        return found[0]
+
+    found = dual.minimise(evaluate, start, upper, links, -np.inf, BOUND_EVALUATIONS)
+    row_prices = np.zeros(len(rows))
+    row_prices[usable] = found.point[: len(usable)]
+    return found.value, row_prices
 
 
-def _lagrangian_bound(batch: CustomerBatch, objective: dict[int, np.ndarray],
-                      rows: list[GlobalRow], prices: np.ndarray, phase: int,
-                      achieved: dict[int, float]) -> tuple[float, np.ndarray]:
-    """L_k (scaled units; see the module docstring), valid for any prices >= 0, and its
-    slope in each price (limit minus use at the customers' optimum)."""
-    combined = sum((objective[t] for t in objective if t <= phase),
-                   np.zeros_like(next(iter(objective.values()))))
-    usable = []
-    constant = 0.0
-    local_prices = prices.copy()
+def _value_per_unit(objective: dict[int, np.ndarray], rows: list[GlobalRow],
+                    phase: int) -> np.ndarray:
+    """Per row, a price above which no member is worth its use of the row (a generous
+    box for the dual search, whatever the tier weights)."""
+    worth = sum((np.abs(objective[t]).astype(float) * (MAX_TIER_WEIGHT if t < phase else 1.0)
+                 for t in objective if t <= phase),
+                np.zeros_like(next(iter(objective.values())), dtype=float))
+    out = np.zeros(len(rows))
     for index, row in enumerate(rows):
-        soft_here = row.soft_tier is not None and row.soft_tier <= phase
-        if row.soft_tier is not None and not soft_here:
-            local_prices[index] = 0.0
-            continue  # its penalty is not in tiers <= phase: the row constrains nothing
-        if soft_here:
-            # a soft row is never worth more than its penalty rate
-            local_prices[index] = min(prices[index], row.rate)
-        price = local_prices[index]
-        if price <= 0:
-            continue
-        usable.append(index)
-        if row.ub is not None:
-            constant += price * row.ub
-        if row.lb is not None:
-            constant -= price * row.lb
-    priced = _adjusted_exact(combined, rows, local_prices, usable)
-    solved = batch.solve(np.floor(priced).astype(np.int64), 10**9, floors=False)
-    # rounding the priced coefficients down could undercount: add each option's fraction
-    fraction = (priced - np.floor(priced))[batch.perm]
-    inner = float(solved.bound.sum()) + float(fraction[fraction > 0].sum())
-    higher = sum(achieved[t] for t in achieved if t < phase)
+        used = row.coefs > 0
+        if used.any():
+            out[index] = 2.0 * float((worth[row.members[used]] / row.coefs[used]).max())
+    return out
+
+
+def _lagrangian(batch: CustomerBatch, objective: dict[int, np.ndarray],
+                rows: list[GlobalRow], usable: list[int], prices: np.ndarray,
+                tier_weights: dict[int, float], phase: int,
+                achieved: dict[int, float]) -> tuple[dual.Evaluation, np.ndarray]:
+    """L(p, w) for tier `phase` (scaled units), valid for any p, w >= 0 (see _dual_bound),
+    with the affine minorant of the customers' maximisers; and what they send."""
+    weights = objective[phase].astype(float)
+    for tier, weight in tier_weights.items():
+        weights = weights + weight * objective[tier]
+    priced = _adjusted_exact(weights, rows, prices, usable)
+    constant = -sum(w * achieved[t] for t, w in tier_weights.items())
+    for index in usable:
+        row = rows[index]
+        constant += prices[index] * (row.ub if row.ub is not None else -(row.lb or 0))
+    steps = priced * WEIGHT_STEPS
+    floored = np.floor(steps)
+    solved = batch.solve(floored.astype(np.int64), 10**9, floors=False)
+    # flooring could undercount: each candidate sends at most one option, so adding its
+    # largest dropped fraction keeps the bound honest
+    fraction = np.zeros(int(batch.arrays.opt_cand.max(initial=-1)) + 1)
+    np.maximum.at(fraction, batch.arrays.opt_cand, (steps - floored)[batch.perm])
+    inner = (float(solved.bound.sum()) + float(fraction.sum())) / WEIGHT_STEPS
     sent = np.zeros(len(priced), dtype=bool)
     sent[solved.sent] = True
-    slope = np.zeros(len(rows))
-    for index, row in enumerate(rows):
-        if row.soft_tier is not None and row.soft_tier > phase:
-            continue
-        used = float(row.coefs[sent[row.members]].sum())
-        slope[index] = (row.ub - used) if row.ub is not None else (used - (row.lb or 0))
-    return inner + constant - higher, slope
+    # one cut per group of customers, plus one for the constant part (p.b - w.A)
+    pieces = min(DUAL_PIECES, len(batch.subs)) + 1
+    group = np.full(len(priced), pieces - 1, dtype=np.int64)
+    group[batch.perm] = batch.owner[batch.perm] * (pieces - 1) // max(1, len(batch.subs))
+    chosen = np.flatnonzero(sent)
+    cut_values = np.bincount(group[chosen], priced[chosen], minlength=pieces)
+    cut_values[-1] = constant
+    slopes = np.zeros((pieces, len(usable) + len(tier_weights)))
+    for position, index in enumerate(usable):
+        row = rows[index]
+        members = row.members[sent[row.members]]
+        used = np.bincount(group[members], row.coefs[sent[row.members]].astype(float),
+                           minlength=pieces)
+        if row.ub is not None:
+            slopes[:, position] = -used
+            slopes[-1, position] = row.ub
+        else:
+            slopes[:, position] = used
+            slopes[-1, position] = -(row.lb or 0)
+    for position, tier in enumerate(tier_weights, start=len(usable)):
+        slopes[:, position] = np.bincount(group[chosen], objective[tier][chosen].astype(float),
+                                          minlength=pieces)
+        slopes[-1, position] = -achieved[tier]
+    return dual.Evaluation(inner + constant, cut_values, slopes), solved.sent
 
 
 def _adjusted_exact(coefs: np.ndarray, rows: list[GlobalRow], prices: np.ndarray,
