@@ -104,6 +104,22 @@ def _free_from(block: Block, rows: list[GlobalRow], tiers: np.ndarray) -> np.nda
     return first
 
 
+@dataclass(frozen=True)
+class _Bound:
+    """A Lagrangian bound on one tier and the multipliers that gave it."""
+
+    value: float
+    row_prices: np.ndarray
+    tier_weights: dict[int, float]  # higher tier -> weight of its floor
+
+    def honest(self, held: dict[int, float], final: dict[int, float]) -> float:
+        """The bound for the higher tiers' final totals. It was computed with each higher
+        tier held at `held`; if a later repair cost that tier something, the constant
+        -w.A of the Lagrangian grows by w times the loss."""
+        return self.value + sum(w * max(0.0, held[t] - final[t])
+                                for t, w in self.tier_weights.items())
+
+
 def decompose(block: Block, subs: list[SubProblem], solver: SolverOptions,
               objective_scale: int) -> Decomposition:
     """Phase by tier: price, solve customers, repair, fill; bound by Lagrangian duality."""
@@ -117,7 +133,7 @@ def decompose(block: Block, subs: list[SubProblem], solver: SolverOptions,
     objective = {t: block.objective.get(t, zero) for t in phases}
     state = RowState(block, np.array([], dtype=np.int64))
     achieved: dict[int, float] = {}
-    bound: dict[int, float] = {}
+    bounds: dict[int, _Bound] = {}
     prices = np.zeros(len(rows))
     relaxed: dict[int, tuple[int | None, int | None]] = {}  # soft rows of earlier tiers
     rounds = 0
@@ -129,13 +145,13 @@ def decompose(block: Block, subs: list[SubProblem], solver: SolverOptions,
         # the bound first: its optimal multipliers are the best prices we know, and the
         # customers' plans it met on the way are the pieces of the primal
         plans: list[np.ndarray] = []
-        bound[phase], prices[:] = _dual_bound(batch, objective, rows, prices, phase, achieved,
-                                              plans)
+        best = _dual_bound(batch, objective, rows, prices, phase, achieved, plans)
+        prices[:] = best.row_prices
         trim = _Trimmer(batch, coefs, phase, secondary)
         previous = np.flatnonzero(state.value[: block.n_options] > 0) if achieved else None
-        choice, bound[phase] = _generate_plans(batch, plans, previous, objective, rows, active,
-                                               relaxed, phase, free_from, achieved,
-                                               bound[phase])
+        choice, best = _generate_plans(batch, plans, previous, objective, rows, active, phase,
+                                       free_from, achieved, best)
+        bounds[phase] = best
         rounds += len(plans)  # one batch solve of every customer each
         prices[active] = choice.row_prices  # the master's duals: the shadow prices
         state = _repair(block, rows, active, relaxed, choice.sent, coefs, free_from, phase,
@@ -149,68 +165,77 @@ def decompose(block: Block, subs: list[SubProblem], solver: SolverOptions,
         pinned = is_sent & (free_from == phase) & (tiers > phase)
         batch.set_floor(phase, coefs, np.flatnonzero(is_sent), pinned)
     final = np.flatnonzero(state.value[: block.n_options] > 0)
+    totals = {t: float(objective[t][final].sum()) - _penalty(rows, state, t) for t in phases}
+    bound = {t: bounds[t].honest(achieved, totals) for t in phases}
     price_report: dict[str, float] = {}
     for row, price in zip(rows, prices, strict=True):
         # objective units per row unit -> value per unit of the rule's metric
         per_unit = float(price) * row.scale / objective_scale
         price_report[row.rule] = max(price_report.get(row.rule, 0.0), per_unit)
-    return Decomposition(final, achieved, bound, price_report, rounds, batch.cpsat_calls)
+    return Decomposition(final, totals, bound, price_report, rounds, batch.cpsat_calls)
 
 
 PLAN_TOLERANCE = 1e-4  # relative distance of master and bound that ends the rounds
-PLAN_ROUNDS = 10  # master solves, each followed by a batch solve at the master's prices
+PLAN_ROUNDS = 20  # master solves, each followed by a batch solve at the master's prices
 
 
 def _generate_plans(batch: CustomerBatch, plans: list[np.ndarray], previous: np.ndarray | None,
                     objective: dict[int, np.ndarray], rows: list[GlobalRow], active: list[int],
-                    relaxed: dict[int, tuple[int | None, int | None]], phase: int,
-                    free_from: np.ndarray, achieved: dict[int, float], bound: float
-                    ) -> tuple[columns.Choice, float]:
+                    phase: int, free_from: np.ndarray, achieved: dict[int, float],
+                    bound: _Bound) -> tuple[columns.Choice, _Bound]:
     """Column generation: the master mixes the plans so far; its dual prices make every
     customer propose a new plan (which also evaluates the Lagrangian bound there), until
     the master's LP value meets the bound. Returns the master's choice and the bound."""
     usable = [i for i, r in enumerate(rows) if r.soft_tier is None or r.soft_tier <= phase]
     higher = [t for t in objective if t < phase]
-    choice = _combine_plans(batch, plans, previous, objective, rows, active, relaxed, phase,
-                            free_from)
+    master = _plan_master(batch, plans, previous, objective, rows, active, phase, free_from,
+                          achieved)
+    choice = master.solve()
     for _ in range(PLAN_ROUNDS):
-        if bound - choice.lp_value <= PLAN_TOLERANCE * max(1.0, abs(bound)):
+        if bound.value - choice.lp_value <= PLAN_TOLERANCE * max(1.0, abs(bound.value)):
             break
         prices = np.zeros(len(rows))
         prices[active] = choice.row_prices
-        evaluation, sent = _lagrangian(batch, objective, rows, usable, prices,
-                                       dict(zip(higher, choice.floor_weights.tolist(),
-                                                strict=True)), phase, achieved)
-        bound = min(bound, evaluation.value)
+        tier_weights = dict(zip(higher, choice.floor_weights.tolist(), strict=True))
+        evaluation, sent = _lagrangian(batch, objective, rows, usable, prices, tier_weights,
+                                       phase, achieved)
+        if evaluation.value < bound.value:
+            bound = _Bound(evaluation.value, prices, tier_weights)
         plans.append(sent)
-        choice = _combine_plans(batch, plans, previous, objective, rows, active, relaxed,
-                                phase, free_from)
+        if master.add(sent[free_from[sent] <= phase]) == 0:
+            break  # no customer has anything new to offer: the LP cannot move
+        choice = master.solve()
     return choice, bound
 
 
-def _combine_plans(batch: CustomerBatch, plans: list[np.ndarray], previous: np.ndarray | None,
-                   objective: dict[int, np.ndarray], rows: list[GlobalRow], active: list[int],
-                   relaxed: dict[int, tuple[int | None, int | None]], phase: int,
-                   free_from: np.ndarray) -> columns.Choice:
-    """The best mix of the dual's customer plans (optimiser.columns), sends not yet free in
-    this phase left out, the higher tiers held at their totals under `previous` (in the
-    first phase, which has no previous plan, the first plan stands in for it)."""
+def _plan_master(batch: CustomerBatch, plans: list[np.ndarray], previous: np.ndarray | None,
+                 objective: dict[int, np.ndarray], rows: list[GlobalRow], active: list[int],
+                 phase: int, free_from: np.ndarray, achieved: dict[int, float]
+                 ) -> columns.PlanMaster:
+    """The master over the dual's customer plans (optimiser.columns), sends not yet free in
+    this phase left out, the higher tiers held at what they achieved. `previous` (in the
+    first phase, which has none, the first plan stands in for it) is the fallback plan."""
     n = len(free_from)
+    higher = [t for t in objective if t < phase]
     master_rows = []
     for index in active:
         row = rows[index]
         usage = np.zeros(n)
         usage[row.members] = row.coefs
-        low, high = relaxed.get(index, (row.lb, row.ub))
-        master_rows.append(columns.MasterRow(usage, low, high,
-                                             row.rate if row.soft_tier == phase else None))
+        # a higher tier's soft row keeps its penalty, paid out of that tier's floor: the
+        # master is then the exact phase problem, and its prices make an honest bound
+        master_rows.append(columns.MasterRow(
+            usage, row.lb, row.ub, None if row.soft_tier is None else row.rate,
+            None if row.soft_tier in (None, phase) else higher.index(row.soft_tier)))
     usable = [plan[free_from[plan] <= phase] for plan in plans]
     if previous is None:
         previous = usable[0]
-    floors = [(objective[t], float(objective[t][previous].sum()))
-              for t in objective if t < phase]
-    return columns.choose_plans(batch.owner, len(batch.subs), usable, previous,
-                                objective[phase], master_rows, floors)
+    floors = [(objective[t], achieved[t]) for t in higher]
+    master = columns.PlanMaster(batch.owner, len(batch.subs), previous, objective[phase],
+                                master_rows, floors)
+    for plan in usable:
+        master.add(plan)
+    return master
 
 
 def _penalty(rows: list[GlobalRow], state: RowState, phase: int) -> float:
@@ -331,7 +356,7 @@ def _raise_to(block: Block, state: RowState, row: GlobalRow, low: int, value: np
             sent_cands.add(int(cand[option]))
 
 
-BOUND_EVALUATIONS = 30  # batch solves the dual may spend on one tier's bound
+BOUND_EVALUATIONS = 4  # batch solves the dual may spend on one tier's bound
 WEIGHT_STEPS = 64  # the bound's priced weights are floored to 1/64 of a model unit
 MAX_TIER_WEIGHT = 1e4  # most a higher tier's unit may be worth in the bound's objective
 DUAL_PIECES = 64  # customer groups with a cut each in the dual's master program
@@ -339,8 +364,7 @@ DUAL_PIECES = 64  # customer groups with a cut each in the dual's master program
 
 def _dual_bound(batch: CustomerBatch, objective: dict[int, np.ndarray],
                 rows: list[GlobalRow], prices: np.ndarray, phase: int,
-                achieved: dict[int, float], plans: list[np.ndarray]
-                ) -> tuple[float, np.ndarray]:
+                achieved: dict[int, float], plans: list[np.ndarray]) -> _Bound:
     """The least Lagrangian bound on tier `phase` that cutting planes find (optimiser.dual),
     and the row prices where it was found.
 
@@ -381,7 +405,8 @@ def _dual_bound(batch: CustomerBatch, objective: dict[int, np.ndarray],
     found = dual.minimise(evaluate, start, upper, links, -np.inf, BOUND_EVALUATIONS)
     row_prices = np.zeros(len(rows))
     row_prices[usable] = found.point[: len(usable)]
-    return found.value, row_prices
+    return _Bound(found.value, row_prices,
+                  {t: float(found.point[weight_at[t]]) for t in higher})
 
 
 def _value_per_unit(objective: dict[int, np.ndarray], rows: list[GlobalRow],
@@ -405,6 +430,12 @@ def _lagrangian(batch: CustomerBatch, objective: dict[int, np.ndarray],
                 achieved: dict[int, float]) -> tuple[dual.Evaluation, np.ndarray]:
     """L(p, w) for tier `phase` (scaled units), valid for any p, w >= 0 (see _dual_bound),
     with the affine minorant of the customers' maximisers; and what they send."""
+    prices = prices.copy()
+    for index in usable:  # the bound holds only while paying a penalty beats the price
+        row = rows[index]
+        if row.soft_tier is not None:
+            weight = 1.0 if row.soft_tier == phase else tier_weights[row.soft_tier]
+            prices[index] = min(prices[index], weight * row.rate)
     weights = objective[phase].astype(float)
     for tier, weight in tier_weights.items():
         weights = weights + weight * objective[tier]

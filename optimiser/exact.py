@@ -181,17 +181,19 @@ class _Model(NamedTuple):
     n_opt: int
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, parallel=True)
 def _solve_all(
     batch, weights, fixed, floor_coef, floor_lb, active, node_limit, chosen, value, status
 ):
-    """Solve customer after customer, writing results in place: one compiled call per batch."""
+    """Solve every customer, writing results in place: one compiled call per batch, the
+    customers shared among the cores (each writes only its own slots, so the result does
+    not depend on the thread count)."""
     (
         opt_ptr, opt_cand, ind_ptr, ind_member_ptr, ind_members, row_ptr, entry_ptr, entry_var,
         entry_coef, row_lb, row_ub,
     ) = batch  # fmt: skip
     n = len(opt_cand)
-    for k in range(len(opt_ptr) - 1):
+    for k in numba.prange(len(opt_ptr) - 1):
         if not active[k]:
             continue
         a, b = opt_ptr[k], opt_ptr[k + 1]

@@ -96,8 +96,10 @@ def test_plan_master_bounds_the_best_pick_and_keeps_the_floor(seed: int) -> None
     least = float(floor[previous].sum())  # and sets the floor
     proposals = [np.concatenate([p[k] for p in plans]) for k in (1, 2)]
     rows = [columns.MasterRow(usage, None, capacity, None)]
-    choice = columns.choose_plans(owner, customers, proposals, previous, value, rows,
-                                  [(floor, least)])
+    master = columns.PlanMaster(owner, customers, previous, value, rows, [(floor, least)])
+    for proposal in proposals:
+        master.add(proposal)
+    choice = master.solve()
     best = _brute_force(plans, value, usage, capacity, floor, least)
     assert choice.lp_value >= best - 1e-6  # the LP relaxes the pick
     assert floor[choice.sent].sum() >= least  # rounding kept the floor exactly
