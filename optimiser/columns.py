@@ -48,21 +48,28 @@ class Choice:
     floor_weights: np.ndarray
 
 
-class PlanMaster:
-    """The restricted master of one phase, grown plan by plan and re-solved warm.
+FREE_CUSTOMERS = 3000  # customers the master LP may mix; the rest take their best plan
 
-    A customer enters the LP only once it has a second distinct plan; until then its
-    previous plan is a constant, folded into the rows' limits. GLOP re-solves from the
-    last basis when columns are added, so a round costs what the new columns cost.
+
+class PlanMaster:
+    """The restricted master of one phase: every customer's distinct plans, and an LP over
+    those of the customers the prices leave undecided.
+
+    Under the current prices each customer has a best plan; most prefer it by a wide
+    margin, and any sensible mix gives it to them whole. The LP is solved over the
+    FREE_CUSTOMERS customers with the smallest margins, the others fixed at their best
+    plan, so its size does not grow with the customer base. Too few free customers can
+    make it infeasible; then it tries four times as many, then all of them.
     """
 
     def __init__(self, owner: np.ndarray, n_customers: int, previous: np.ndarray,
                  value: np.ndarray, rows: list[MasterRow],
                  floors: list[tuple[np.ndarray, float]]) -> None:
-        self.owner, self.n_customers, self.rows, self.floors = owner, n_customers, rows, floors
+        self.owner, self.n_customers, self.rows = owner, n_customers, rows
         self.measures = [value] + [r.usage for r in rows] + [f for f, _ in floors]
         self.plans = [previous]
         self.previous = self._totals(previous)  # (measure, customer)
+        self.floors = floors
         # a repair since a floor was set may have cost its tier a little: the previous plan
         # is the fallback, so no floor asks more than it holds
         held = self._floor_totals(self.previous.sum(axis=1))
@@ -74,53 +81,15 @@ class PlanMaster:
         # previous plan alone may not show the scale (nothing of this tier sent yet)
         self.unit = np.array([max(float(np.abs(m).max(initial=0.0)), 1.0)
                               for m in self.measures])
-        self.solver = pywraplp.Solver.CreateSolver("GLOP")
-        self.fixed = self.previous.sum(axis=1)  # measures of customers not in the LP
-        self.in_lp = np.zeros(n_customers, dtype=bool)
-        self.column_customer: list[int] = []
-        self.column_plan: list[int] = []
-        self.column_totals: list[np.ndarray] = []
-        self.variables: list[pywraplp.Variable] = []
-        self.convexity: dict[int, pywraplp.Constraint] = {}
-        self._build_rows()
-
-    def _build_rows(self) -> None:
-        solver, inf = self.solver, self.solver.infinity()
-        self.objective = solver.Objective()
-        self.objective.SetMaximization()
-        self.constraints: list[pywraplp.Constraint] = []
-        for _ in range(len(self.rows) + len(self.floors)):
-            self.constraints.append(solver.Constraint(-inf, inf))
-        n_rows = len(self.rows)
-        for r, row in enumerate(self.rows):
-            if row.penalty is None:
-                continue
-            slack = solver.NumVar(0, inf, f"slack{r}")  # in scaled row units
-            self.constraints[r].SetCoefficient(slack, 1.0 if row.lb is not None else -1.0)
-            if row.floor is None:
-                self.objective.SetCoefficient(slack,
-                                              -row.penalty * self.unit[1 + r] / self.unit[0])
-            else:  # the penalty comes out of that tier's total
-                measure = 1 + n_rows + row.floor
-                self.constraints[measure - 1].SetCoefficient(
-                    slack, -row.penalty * self.unit[1 + r] / self.unit[measure])
-        self._set_limits()
-
-    def _set_limits(self) -> None:
-        """Row limits minus what the customers outside the LP use. The floors are eased by
-        a hair: the previous plan meets them with no room at all, and GLOP works to a
-        tolerance (rounding restores them exactly)."""
-        inf = self.solver.infinity()
-        n_rows = len(self.rows)
-        for r, row in enumerate(self.rows):
-            scale, used = self.unit[1 + r], self.fixed[1 + r]
-            low = -inf if row.lb is None else (row.lb - used) / scale
-            high = inf if row.ub is None else (row.ub - used) / scale
-            self.constraints[r].SetBounds(low, high)
-        for f, (_, least) in enumerate(self.floors):
-            measure = 1 + n_rows + f
-            need = (least - self.fixed[measure]) / self.unit[measure]
-            self.constraints[measure - 1].SetBounds(need - 1e-6 * max(1.0, abs(need)), inf)
+        # the columns: each customer's previous plan first, then what `add` brings
+        self.customer = np.arange(n_customers)
+        self.plan = np.zeros(n_customers, dtype=np.int64)
+        self.totals = self.previous.copy()  # (measure, column)
+        n_rows = len(rows)
+        # a row's price costs its users (a maximum) or rewards them (a minimum)
+        self.sign = np.array([-1.0 if r.ub is not None else 1.0 for r in rows]
+                             + [1.0] * len(floors))
+        self.n_rows = n_rows
 
     def _totals(self, sent: np.ndarray) -> np.ndarray:
         """(measure, customer): each measure summed over each customer's sends."""
@@ -146,55 +115,101 @@ class PlanMaster:
             return 0
         self.known = np.sort(np.concatenate([self.known, keys[new]]))
         self.plans.append(plan)
-        entering = new[~self.in_lp[new]]
-        if len(entering):  # their previous plan becomes a column, no longer a constant
-            self.fixed -= self.previous[:, entering].sum(axis=1)
-            self.in_lp[entering] = True
-            for customer in entering.tolist():
-                self.convexity[customer] = self.solver.Constraint(1.0, 1.0)
-                self._column(customer, 0, self.previous[:, customer])
-            self._set_limits()
-        for customer in new.tolist():
-            self._column(customer, len(self.plans) - 1, totals[:, customer])
+        self.customer = np.concatenate([self.customer, new])
+        self.plan = np.concatenate([self.plan, np.full(len(new), len(self.plans) - 1)])
+        self.totals = np.concatenate([self.totals, totals[:, new]], axis=1)
         return len(new)
 
-    def _column(self, customer: int, plan: int, totals: np.ndarray) -> None:
-        var = self.solver.NumVar(0.0, 1.0, "")
-        self.convexity[customer].SetCoefficient(var, 1.0)
-        scaled = totals / self.unit
-        self.objective.SetCoefficient(var, float(scaled[0]))
-        for c in np.flatnonzero(scaled[1:]).tolist():
-            self.constraints[c].SetCoefficient(var, float(scaled[1 + c]))
-        self.column_customer.append(customer)
-        self.column_plan.append(plan)
-        self.column_totals.append(totals)
-        self.variables.append(var)
-
-    def solve(self) -> Choice:
+    def solve(self, row_prices: np.ndarray, floor_weights: np.ndarray) -> Choice:
         """The LP's value and duals, and its plan rounded: a customer takes a plan the LP
         gives it whole, a mixed one keeps its previous plan; then lower limits the rounding
-        broke are restored."""
-        n_rows = len(self.rows)
-        chosen = np.zeros(self.n_customers, dtype=np.int64)  # plan number per customer
-        now = self.previous.copy()
-        lp_value, duals = -np.inf, np.zeros(n_rows + len(self.floors))
-        if self.variables and self.solver.Solve() == pywraplp.Solver.OPTIMAL:
-            lp_value = self.objective.Value() * self.unit[0] + float(self.fixed[0])
-            # back to objective units per row (or floor) unit
-            duals = (np.abs([c.dual_value() for c in self.constraints]) * self.unit[0]
-                     / self.unit[1:])
-            for column, var in enumerate(self.variables):
-                if var.solution_value() > 1 - 1e-6:
-                    customer = self.column_customer[column]
-                    chosen[customer] = self.column_plan[column]
-                    now[:, customer] = self.column_totals[column]
-        elif not self.variables:
-            lp_value = float(self.fixed[0])
+        broke are restored. The prices (objective units per row or floor unit) decide which
+        customers the LP may mix."""
+        prices = np.concatenate([row_prices, floor_weights]) * self.sign
+        reduced = self.totals[0] + prices @ self.totals[1:]
+        # per customer, its best column (the earliest among equals) and the margin to the next
+        order = np.lexsort((np.arange(len(reduced)), -reduced, self.customer))
+        first = np.r_[True, self.customer[order][1:] != self.customer[order][:-1]]
+        best = np.empty(self.n_customers, dtype=np.int64)
+        best[self.customer[order][first]] = order[first]
+        margin = np.full(self.n_customers, np.inf)
+        second = np.r_[False, first[:-1]] & ~first
+        margin[self.customer[order][second]] = (reduced[best[self.customer[order][second]]]
+                                                 - reduced[order][second])
+        choice = None
+        for free_count in (FREE_CUSTOMERS, 4 * FREE_CUSTOMERS, self.n_customers):
+            undecided = np.flatnonzero(np.isfinite(margin))
+            free = undecided[np.argsort(margin[undecided], kind="stable")[:free_count]]
+            choice = self._solve_lp(best, free)
+            if choice is not None or len(free) == len(undecided):
+                break
+        if choice is None:  # no mix holds every row: fall back on the previous plan
+            chosen, lp_value = np.arange(self.n_customers), -np.inf
+            duals = np.zeros(len(prices))
+        else:
+            chosen, lp_value, duals = choice
+        now = self.totals[:, chosen]
         chosen = _restore_limits(chosen, now, self.previous, self._shortfalls)
-        picked = [plan[chosen[self.owner[plan]] == p] for p, plan in enumerate(self.plans)]
-        return Choice(np.sort(np.concatenate(picked)), lp_value, duals[:n_rows],
-                      duals[n_rows:])
+        plan_of = self.plan[chosen]
+        picked = [plan[plan_of[self.owner[plan]] == p] for p, plan in enumerate(self.plans)]
+        return Choice(np.sort(np.concatenate(picked)), lp_value, duals[: self.n_rows],
+                      duals[self.n_rows:])
 
+    def _solve_lp(self, best: np.ndarray, free: np.ndarray
+                  ) -> tuple[np.ndarray, float, np.ndarray] | None:
+        """(column per customer, LP value, |duals|) with `free` customers mixed and the
+        others on their `best` column; None when that LP has no solution."""
+        solver = pywraplp.Solver.CreateSolver("GLOP")
+        inf = solver.infinity()
+        unit, n_rows = self.unit, self.n_rows
+        is_free = np.zeros(self.n_customers, dtype=bool)
+        is_free[free] = True
+        fixed = self.totals[:, best[~is_free]].sum(axis=1)
+        objective = solver.Objective()
+        objective.SetMaximization()
+        constraints = []
+        for r, row in enumerate(self.rows):
+            low = -inf if row.lb is None else (row.lb - fixed[1 + r]) / unit[1 + r]
+            high = inf if row.ub is None else (row.ub - fixed[1 + r]) / unit[1 + r]
+            constraints.append(solver.Constraint(low, high))
+        for f, (_, least) in enumerate(self.floors):
+            # eased by a hair: the previous plan meets a floor with no room at all, and
+            # GLOP works to a tolerance (rounding restores the floors exactly)
+            need = (least - fixed[1 + n_rows + f]) / unit[1 + n_rows + f]
+            constraints.append(solver.Constraint(need - 1e-6 * max(1.0, abs(need)), inf))
+        for r, row in enumerate(self.rows):
+            if row.penalty is None:
+                continue
+            slack = solver.NumVar(0, inf, f"slack{r}")  # in scaled row units
+            constraints[r].SetCoefficient(slack, 1.0 if row.lb is not None else -1.0)
+            if row.floor is None:
+                objective.SetCoefficient(slack, -row.penalty * unit[1 + r] / unit[0])
+            else:  # the penalty comes out of that tier's total
+                measure = 1 + n_rows + row.floor
+                constraints[measure - 1].SetCoefficient(
+                    slack, -row.penalty * unit[1 + r] / unit[measure])
+        columns = np.flatnonzero(is_free[self.customer])
+        scaled = self.totals[:, columns] / unit[:, None]
+        convexity = {int(c): solver.Constraint(1.0, 1.0) for c in free}
+        variables = []
+        for position, column in enumerate(columns.tolist()):
+            var = solver.NumVar(0.0, 1.0, "")
+            convexity[int(self.customer[column])].SetCoefficient(var, 1.0)
+            objective.SetCoefficient(var, float(scaled[0, position]))
+            for c in np.flatnonzero(scaled[1:, position]).tolist():
+                constraints[c].SetCoefficient(var, float(scaled[1 + c, position]))
+            variables.append(var)
+        if solver.Solve() != pywraplp.Solver.OPTIMAL:
+            return None
+        chosen = best.copy()
+        chosen[free] = free  # a mixed customer keeps its previous plan (column = customer)
+        weights = np.array([v.solution_value() for v in variables])
+        whole = columns[weights > 1 - 1e-6]
+        chosen[self.customer[whole]] = whole
+        lp_value = objective.Value() * unit[0] + float(fixed[0])
+        # back to objective units per row (or floor) unit
+        duals = np.abs([c.dual_value() for c in constraints]) * unit[0] / unit[1:]
+        return chosen, lp_value, duals
 
     def _floor_totals(self, used: np.ndarray) -> np.ndarray:
         """Each floor's tier total for measure totals `used`: value less the penalties of
@@ -236,11 +251,12 @@ class PlanMaster:
 def _restore_limits(chosen: np.ndarray, now: np.ndarray, previous: np.ndarray,
                     shortfalls: Callable[[np.ndarray], list[tuple[float, np.ndarray]]]
                     ) -> np.ndarray:
-    """Send customers back to their previous plan (plan 0) until no lower limit is short,
-    those that gained least per unit they took from it first. All customers on their
-    previous plan is the previous joint plan, which held every limit."""
+    """Send customers back to their previous plan (column c for customer c) until no lower
+    limit is short, those that gained least per unit they took from it first. All
+    customers on their previous plan is the previous joint plan, which held every limit."""
     chosen, now = chosen.copy(), now.copy()
-    while chosen.any():
+    customers = np.arange(len(chosen))
+    while (chosen != customers).any():
         short = shortfalls(now)
         if not short:
             break
@@ -251,7 +267,7 @@ def _restore_limits(chosen: np.ndarray, now: np.ndarray, previous: np.ndarray,
         given = np.maximum(lost[order], 0)
         back = order[(np.cumsum(given) - given < missing) & (given > 0)]
         if len(back) == 0:  # nothing more to give back on this limit: all go back
-            back = np.flatnonzero(chosen)
-        chosen[back] = 0
+            back = np.flatnonzero(chosen != customers)
+        chosen[back] = back
         now[:, back] = previous[:, back]
     return chosen

@@ -190,7 +190,8 @@ def _generate_plans(batch: CustomerBatch, plans: list[np.ndarray], previous: np.
     higher = [t for t in objective if t < phase]
     master = _plan_master(batch, plans, previous, objective, rows, active, phase, free_from,
                           achieved)
-    choice = master.solve()
+    choice = master.solve(bound.row_prices[active],
+                          np.array([bound.tier_weights[t] for t in higher]))
     for _ in range(PLAN_ROUNDS):
         if bound.value - choice.lp_value <= PLAN_TOLERANCE * max(1.0, abs(bound.value)):
             break
@@ -204,7 +205,7 @@ def _generate_plans(batch: CustomerBatch, plans: list[np.ndarray], previous: np.
         plans.append(sent)
         if master.add(sent[free_from[sent] <= phase]) == 0:
             break  # no customer has anything new to offer: the LP cannot move
-        choice = master.solve()
+        choice = master.solve(choice.row_prices, choice.floor_weights)
     return choice, bound
 
 
