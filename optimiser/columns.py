@@ -49,6 +49,7 @@ class Choice:
 
 
 FREE_CUSTOMERS = 3000  # customers the master LP may mix; the rest take their best plan
+ELASTIC = 1e3  # LP price of one (scaled) unit past a hard limit: far above any send's value
 
 
 class PlanMaster:
@@ -58,8 +59,11 @@ class PlanMaster:
     Under the current prices each customer has a best plan; most prefer it by a wide
     margin, and any sensible mix gives it to them whole. The LP is solved over the
     FREE_CUSTOMERS customers with the smallest margins, the others fixed at their best
-    plan, so its size does not grow with the customer base. Too few free customers can
-    make it infeasible; then it tries four times as many, then all of them.
+    plan, so its size does not grow with the customer base. Fixed customers may use more
+    of a row than the free ones can give back: then four times as many are free, and if
+    that is still not enough every hard row turns elastic at a price far above any send's
+    value, so the LP has a solution and the prices it reports push the next plans off the
+    overused row (a floor never does: its weight would make the bound worthless).
     """
 
     def __init__(self, owner: np.ndarray, n_customers: int, previous: np.ndarray,
@@ -136,14 +140,15 @@ class PlanMaster:
         second = np.r_[False, first[:-1]] & ~first
         margin[self.customer[order][second]] = (reduced[best[self.customer[order][second]]]
                                                  - reduced[order][second])
+        undecided = np.flatnonzero(np.isfinite(margin))
+        by_margin = undecided[np.argsort(margin[undecided], kind="stable")]
         choice = None
-        for free_count in (FREE_CUSTOMERS, 4 * FREE_CUSTOMERS, self.n_customers):
-            undecided = np.flatnonzero(np.isfinite(margin))
-            free = undecided[np.argsort(margin[undecided], kind="stable")[:free_count]]
-            choice = self._solve_lp(best, free)
-            if choice is not None or len(free) == len(undecided):
+        for count, elastic in ((FREE_CUSTOMERS, False), (4 * FREE_CUSTOMERS, False),
+                               (4 * FREE_CUSTOMERS, True)):
+            choice = self._solve_lp(best, by_margin[:count], elastic)
+            if choice is not None:
                 break
-        if choice is None:  # no mix holds every row: fall back on the previous plan
+        if choice is None:  # the fixed customers took more of a floor than it allows
             chosen, lp_value = np.arange(self.n_customers), -np.inf
             duals = np.zeros(len(prices))
         else:
@@ -155,10 +160,11 @@ class PlanMaster:
         return Choice(np.sort(np.concatenate(picked)), lp_value, duals[: self.n_rows],
                       duals[self.n_rows:])
 
-    def _solve_lp(self, best: np.ndarray, free: np.ndarray
+    def _solve_lp(self, best: np.ndarray, free: np.ndarray, elastic: bool
                   ) -> tuple[np.ndarray, float, np.ndarray] | None:
         """(column per customer, LP value, |duals|) with `free` customers mixed and the
-        others on their `best` column; None when that LP has no solution."""
+        others on their `best` column (hard rows `elastic` or not); None when that LP has
+        no solution."""
         solver = pywraplp.Solver.CreateSolver("GLOP")
         inf = solver.infinity()
         unit, n_rows = self.unit, self.n_rows
@@ -177,6 +183,13 @@ class PlanMaster:
             # GLOP works to a tolerance (rounding restores the floors exactly)
             need = (least - fixed[1 + n_rows + f]) / unit[1 + n_rows + f]
             constraints.append(solver.Constraint(need - 1e-6 * max(1.0, abs(need)), inf))
+        for r, row in enumerate(self.rows):
+            if row.penalty is not None or not elastic:
+                continue  # soft: its own slack below
+            # elastic: a unit past the limit costs ELASTIC sends' worth of value
+            elastic = solver.NumVar(0, inf, f"elastic{r}")
+            constraints[r].SetCoefficient(elastic, 1.0 if row.lb is not None else -1.0)
+            objective.SetCoefficient(elastic, -ELASTIC)
         for r, row in enumerate(self.rows):
             if row.penalty is None:
                 continue

@@ -133,7 +133,7 @@ def decompose(block: Block, subs: list[SubProblem], solver: SolverOptions,
     objective = {t: block.objective.get(t, zero) for t in phases}
     state = RowState(block, np.array([], dtype=np.int64))
     achieved: dict[int, float] = {}
-    bounds: dict[int, _Bound] = {}
+    bounds: dict[int, list[_Bound]] = {}
     prices = np.zeros(len(rows))
     relaxed: dict[int, tuple[int | None, int | None]] = {}  # soft rows of earlier tiers
     rounds = 0
@@ -149,9 +149,9 @@ def decompose(block: Block, subs: list[SubProblem], solver: SolverOptions,
         prices[:] = best.row_prices
         trim = _Trimmer(batch, coefs, phase, secondary)
         previous = np.flatnonzero(state.value[: block.n_options] > 0) if achieved else None
-        choice, best = _generate_plans(batch, plans, previous, objective, rows, active, phase,
-                                       free_from, achieved, best)
-        bounds[phase] = best
+        bounds[phase] = [best]  # every bound met; which is least shows only at the end
+        choice = _generate_plans(batch, plans, previous, objective, rows, active, phase,
+                                 free_from, achieved, bounds[phase])
         rounds += len(plans)  # one batch solve of every customer each
         prices[active] = choice.row_prices  # the master's duals: the shadow prices
         state = _repair(block, rows, active, relaxed, choice.sent, coefs, free_from, phase,
@@ -166,7 +166,7 @@ def decompose(block: Block, subs: list[SubProblem], solver: SolverOptions,
         batch.set_floor(phase, coefs, np.flatnonzero(is_sent), pinned)
     final = np.flatnonzero(state.value[: block.n_options] > 0)
     totals = {t: float(objective[t][final].sum()) - _penalty(rows, state, t) for t in phases}
-    bound = {t: bounds[t].honest(achieved, totals) for t in phases}
+    bound = {t: min(b.honest(achieved, totals) for b in bounds[t]) for t in phases}
     price_report: dict[str, float] = {}
     for row, price in zip(rows, prices, strict=True):
         # objective units per row unit -> value per unit of the rule's metric
@@ -182,31 +182,33 @@ PLAN_ROUNDS = 20  # master solves, each followed by a batch solve at the master'
 def _generate_plans(batch: CustomerBatch, plans: list[np.ndarray], previous: np.ndarray | None,
                     objective: dict[int, np.ndarray], rows: list[GlobalRow], active: list[int],
                     phase: int, free_from: np.ndarray, achieved: dict[int, float],
-                    bound: _Bound) -> tuple[columns.Choice, _Bound]:
+                    seen: list[_Bound]) -> columns.Choice:
     """Column generation: the master mixes the plans so far; its dual prices make every
     customer propose a new plan (which also evaluates the Lagrangian bound there), until
-    the master's LP value meets the bound. Returns the master's choice and the bound."""
+    the master's LP value meets the bound. Every bound met is added to `seen` (the first
+    is the dual search's); returns the master's last choice."""
     usable = [i for i, r in enumerate(rows) if r.soft_tier is None or r.soft_tier <= phase]
     higher = [t for t in objective if t < phase]
     master = _plan_master(batch, plans, previous, objective, rows, active, phase, free_from,
                           achieved)
-    choice = master.solve(bound.row_prices[active],
-                          np.array([bound.tier_weights[t] for t in higher]))
+    start = seen[0]
+    choice = master.solve(start.row_prices[active],
+                          np.array([start.tier_weights[t] for t in higher]))
     for _ in range(PLAN_ROUNDS):
-        if bound.value - choice.lp_value <= PLAN_TOLERANCE * max(1.0, abs(bound.value)):
+        bound = min(b.value for b in seen)
+        if bound - choice.lp_value <= PLAN_TOLERANCE * max(1.0, abs(bound)):
             break
         prices = np.zeros(len(rows))
         prices[active] = choice.row_prices
         tier_weights = dict(zip(higher, choice.floor_weights.tolist(), strict=True))
         evaluation, sent = _lagrangian(batch, objective, rows, usable, prices, tier_weights,
                                        phase, achieved)
-        if evaluation.value < bound.value:
-            bound = _Bound(evaluation.value, prices, tier_weights)
+        seen.append(_Bound(evaluation.value, prices, tier_weights))
         plans.append(sent)
         if master.add(sent[free_from[sent] <= phase]) == 0:
             break  # no customer has anything new to offer: the LP cannot move
         choice = master.solve(choice.row_prices, choice.floor_weights)
-    return choice, bound
+    return choice
 
 
 def _plan_master(batch: CustomerBatch, plans: list[np.ndarray], previous: np.ndarray | None,
