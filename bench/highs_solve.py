@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import Any
 
 import highspy
 import numpy as np
@@ -87,7 +88,8 @@ def main() -> None:
     source, target = sys.argv[1], sys.argv[2]
     with np.load(source) as data:
         mip = {key: data[key] for key in data.files}
-    np.savez(target, **solve(mip))
+    result: dict[str, Any] = solve(mip)
+    np.savez(target, **result)
 
 
 if __name__ == "__main__":

@@ -49,7 +49,6 @@ class Choice:
 
 
 FREE_CUSTOMERS = 3000  # customers the master LP may mix; the rest take their best plan
-ELASTIC = 1e3  # LP price of one (scaled) unit past a hard limit: far above any send's value
 
 
 class PlanMaster:
@@ -59,11 +58,11 @@ class PlanMaster:
     Under the current prices each customer has a best plan; most prefer it by a wide
     margin, and any sensible mix gives it to them whole. The LP is solved over the
     FREE_CUSTOMERS customers with the smallest margins, the others fixed at their best
-    plan, so its size does not grow with the customer base. Fixed customers may use more
-    of a row than the free ones can give back: then four times as many are free, and if
-    that is still not enough every hard row turns elastic at a price far above any send's
-    value, so the LP has a solution and the prices it reports push the next plans off the
-    overused row (a floor never does: its weight would make the bound worthless).
+    plan, so its size does not grow with the customer base. Fixed customers may ask a
+    limit for more than the free ones can make up: then four times as many are free, and
+    if that is still not enough only customers whose best plan asks no limit for more than
+    their previous plan are fixed (the previous plan proves that LP feasible), and four
+    times FREE_CUSTOMERS of the others, those that gain most, are free.
     """
 
     def __init__(self, owner: np.ndarray, n_customers: int, previous: np.ndarray,
@@ -143,12 +142,21 @@ class PlanMaster:
         undecided = np.flatnonzero(np.isfinite(margin))
         by_margin = undecided[np.argsort(margin[undecided], kind="stable")]
         choice = None
-        for count, elastic in ((FREE_CUSTOMERS, False), (4 * FREE_CUSTOMERS, False),
-                               (4 * FREE_CUSTOMERS, True)):
-            choice = self._solve_lp(best, by_margin[:count], elastic)
+        for count in (FREE_CUSTOMERS, 4 * FREE_CUSTOMERS):
+            choice = self._solve_lp(best, by_margin[:count])
             if choice is not None:
                 break
-        if choice is None:  # the fixed customers took more of a floor than it allows
+        if choice is None:
+            # the customers fixed at their best take more of some limit than the free ones
+            # can make up: fix only those whose best plan is safe (asks no limit for more
+            # than their previous plan); the LP decides for the others that gain most
+            unsafe = self._unsafe(best)
+            gain = reduced[best] - reduced[np.arange(self.n_customers)]
+            ranked = unsafe[np.argsort(-gain[unsafe], kind="stable")]
+            safe_best = best.copy()
+            safe_best[unsafe] = unsafe  # column c is customer c's previous plan
+            choice = self._solve_lp(safe_best, ranked[: 4 * FREE_CUSTOMERS])
+        if choice is None:  # numerical trouble: the previous plan
             chosen, lp_value = np.arange(self.n_customers), -np.inf
             duals = np.zeros(len(prices))
         else:
@@ -160,11 +168,28 @@ class PlanMaster:
         return Choice(np.sort(np.concatenate(picked)), lp_value, duals[: self.n_rows],
                       duals[self.n_rows:])
 
-    def _solve_lp(self, best: np.ndarray, free: np.ndarray, elastic: bool
+    def _unsafe(self, best: np.ndarray) -> np.ndarray:
+        """Customers whose `best` column asks some limit for more than their previous plan:
+        more of a maximum, less of a hard minimum or of a floor."""
+        customers = np.arange(self.n_customers)
+        mine, before = self.totals[:, best], self.totals[:, customers]
+        worse = np.zeros(self.n_customers, dtype=bool)
+        for r, row in enumerate(self.rows):
+            if row.penalty is not None and row.floor is None:
+                continue  # priced in this tier's objective: never infeasible
+            if row.ub is not None:
+                worse |= mine[1 + r] > before[1 + r]
+            if row.lb is not None:
+                worse |= mine[1 + r] < before[1 + r]
+        for f in range(len(self.floors)):
+            measure = 1 + self.n_rows + f
+            worse |= mine[measure] < before[measure]
+        return np.flatnonzero(worse)
+
+    def _solve_lp(self, best: np.ndarray, free: np.ndarray
                   ) -> tuple[np.ndarray, float, np.ndarray] | None:
         """(column per customer, LP value, |duals|) with `free` customers mixed and the
-        others on their `best` column (hard rows `elastic` or not); None when that LP has
-        no solution."""
+        others on their `best` column; None when that LP has no solution."""
         solver = pywraplp.Solver.CreateSolver("GLOP")
         inf = solver.infinity()
         unit, n_rows = self.unit, self.n_rows
@@ -183,13 +208,6 @@ class PlanMaster:
             # GLOP works to a tolerance (rounding restores the floors exactly)
             need = (least - fixed[1 + n_rows + f]) / unit[1 + n_rows + f]
             constraints.append(solver.Constraint(need - 1e-6 * max(1.0, abs(need)), inf))
-        for r, row in enumerate(self.rows):
-            if row.penalty is not None or not elastic:
-                continue  # soft: its own slack below
-            # elastic: a unit past the limit costs ELASTIC sends' worth of value
-            elastic = solver.NumVar(0, inf, f"elastic{r}")
-            constraints[r].SetCoefficient(elastic, 1.0 if row.lb is not None else -1.0)
-            objective.SetCoefficient(elastic, -ELASTIC)
         for r, row in enumerate(self.rows):
             if row.penalty is None:
                 continue
