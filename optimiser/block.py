@@ -47,6 +47,16 @@ class Row:
     scale: int = 1  # integer row units per real unit of the rule's metric (global rows)
 
 
+class _Column:
+    """One of a RowTable's arrays, read by name: pending appends are consolidated first."""
+
+    def __init__(self, position: int) -> None:
+        self.position = position
+
+    def __get__(self, table: RowTable, owner: type | None = None) -> np.ndarray:
+        return table._consolidated()[self.position]
+
+
 class RowTable(Sequence[Row]):
     """Every row of a block as arrays: entries in CSR form plus one value per row.
 
@@ -108,41 +118,15 @@ class RowTable(Sequence[Row]):
         return self._arrays
 
     # the arrays, by name (each consolidates pending appends first)
-    @property
-    def ptr(self) -> np.ndarray:
-        return self._consolidated()[0]
-
-    @property
-    def entry_var(self) -> np.ndarray:
-        return self._consolidated()[1]
-
-    @property
-    def entry_coef(self) -> np.ndarray:
-        return self._consolidated()[2]
-
-    @property
-    def lb(self) -> np.ndarray:
-        return self._consolidated()[3]
-
-    @property
-    def ub(self) -> np.ndarray:
-        return self._consolidated()[4]
-
-    @property
-    def rule_code(self) -> np.ndarray:
-        return self._consolidated()[5]
-
-    @property
-    def reason_code(self) -> np.ndarray:
-        return self._consolidated()[6]
-
-    @property
-    def link(self) -> np.ndarray:
-        return self._consolidated()[7]
-
-    @property
-    def scale(self) -> np.ndarray:
-        return self._consolidated()[8]
+    ptr = _Column(0)
+    entry_var = _Column(1)
+    entry_coef = _Column(2)
+    lb = _Column(3)
+    ub = _Column(4)
+    rule_code = _Column(5)
+    reason_code = _Column(6)
+    link = _Column(7)
+    scale = _Column(8)
 
     def rule_name(self, row_id: int) -> str:
         code = int(self.rule_code[row_id])
