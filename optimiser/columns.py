@@ -69,10 +69,10 @@ class PlanMaster:
                  value: np.ndarray, rows: list[MasterRow],
                  floors: list[tuple[np.ndarray, float]]) -> None:
         self.owner, self.n_customers, self.rows = owner, n_customers, rows
+        self.n_rows, self.n_floors = len(rows), len(floors)
         self.measures = [value] + [r.usage for r in rows] + [f for f, _ in floors]
         self.plans = [previous]
         self.previous = self._totals(previous)  # (measure, customer)
-        self.floors = floors
         # a repair since a floor was set may have cost its tier a little: the previous plan
         # is the fallback, so no floor asks more than it holds
         held = self._floor_totals(self.previous.sum(axis=1))
@@ -88,11 +88,9 @@ class PlanMaster:
         self.customer = np.arange(n_customers)
         self.plan = np.zeros(n_customers, dtype=np.int64)
         self.totals = self.previous.copy()  # (measure, column)
-        n_rows = len(rows)
         # a row's price costs its users (a maximum) or rewards them (a minimum)
         self.sign = np.array([-1.0 if r.ub is not None else 1.0 for r in rows]
                              + [1.0] * len(floors))
-        self.n_rows = n_rows
 
     def _totals(self, sent: np.ndarray) -> np.ndarray:
         """(measure, customer): each measure summed over each customer's sends."""
@@ -181,7 +179,7 @@ class PlanMaster:
                 worse |= mine[1 + r] > before[1 + r]
             if row.lb is not None:
                 worse |= mine[1 + r] < before[1 + r]
-        for f in range(len(self.floors)):
+        for f in range(self.n_floors):
             measure = 1 + self.n_rows + f
             worse |= mine[measure] < before[measure]
         return np.flatnonzero(worse)
@@ -245,8 +243,8 @@ class PlanMaster:
     def _floor_totals(self, used: np.ndarray) -> np.ndarray:
         """Each floor's tier total for measure totals `used`: value less the penalties of
         that tier's soft rows."""
-        n_rows = len(self.rows)
-        out = np.array([used[1 + n_rows + f] for f in range(len(self.floors))], dtype=float)
+        n_rows = self.n_rows
+        out = np.array([used[1 + n_rows + f] for f in range(self.n_floors)], dtype=float)
         for r, row in enumerate(self.rows):
             if row.floor is not None and row.penalty is not None:
                 over = max(0.0, used[1 + r] - row.ub) if row.ub is not None else 0.0
@@ -258,7 +256,7 @@ class PlanMaster:
         """Each lower limit `now` (per customer) breaks, as (amount short, what each customer
         took from it against its previous plan): a hard row's minimum, or a floor (its
         tier's value less the penalties of its soft rows that are broken)."""
-        n_rows = len(self.rows)
+        n_rows = self.n_rows
         used = now.sum(axis=1)
         taken = self.previous - now
         out = [(float(row.lb) - used[1 + r], -taken[1 + r])
