@@ -175,6 +175,14 @@ def decompose(block: Block, subs: list[SubProblem], solver: SolverOptions,
     return Decomposition(final, totals, bound, price_report, rounds, batch.cpsat_calls)
 
 
+def _dualised(rows: list[GlobalRow], objective: dict[int, np.ndarray],
+              phase: int) -> tuple[list[int], list[int]]:
+    """What phase `phase` prices: the global rows that constrain it (hard ones, and soft
+    ones paid by this or a higher tier), and the higher tiers whose totals it must hold."""
+    usable = [i for i, r in enumerate(rows) if r.soft_tier is None or r.soft_tier <= phase]
+    return usable, [t for t in objective if t < phase]
+
+
 PLAN_TOLERANCE = 1e-4  # relative distance of master and bound that ends the rounds
 PLAN_ROUNDS = 20  # master solves, each followed by a batch solve at the master's prices
 
@@ -187,8 +195,7 @@ def _generate_plans(batch: CustomerBatch, plans: list[np.ndarray], previous: np.
     customer propose a new plan (which also evaluates the Lagrangian bound there), until
     the master's LP value meets the bound. Every bound met is added to `seen` (the first
     is the dual search's); returns the master's last choice."""
-    usable = [i for i, r in enumerate(rows) if r.soft_tier is None or r.soft_tier <= phase]
-    higher = [t for t in objective if t < phase]
+    usable, higher = _dualised(rows, objective, phase)
     master = _plan_master(batch, plans, previous, objective, rows, active, phase, free_from,
                           achieved)
     start = seen[0]
@@ -219,7 +226,7 @@ def _plan_master(batch: CustomerBatch, plans: list[np.ndarray], previous: np.nda
     this phase left out, the higher tiers held at what they achieved. `previous` (in the
     first phase, which has none, the first plan stands in for it) is the fallback plan."""
     n = len(free_from)
-    higher = [t for t in objective if t < phase]
+    higher = _dualised(rows, objective, phase)[1]
     master_rows = []
     for index in active:
         row = rows[index]
@@ -379,8 +386,7 @@ def _dual_bound(batch: CustomerBatch, objective: dict[int, np.ndarray],
     A soft row of tier j prices at most its penalty times that tier's weight (1 for
     this tier): beyond that, paying the penalty is cheaper than keeping the row.
     """
-    higher = [t for t in objective if t < phase]
-    usable = [i for i, r in enumerate(rows) if r.soft_tier is None or r.soft_tier <= phase]
+    usable, higher = _dualised(rows, objective, phase)
     dim = len(usable) + len(higher)
     weight_at = {t: len(usable) + h for h, t in enumerate(higher)}
     upper = np.full(dim, MAX_TIER_WEIGHT)
