@@ -411,7 +411,7 @@ def _dual_bound(batch: CustomerBatch, objective: dict[int, np.ndarray],
         plans.append(found[1])
         return found[0]
 
-    found = dual.minimise(evaluate, start, upper, links, -np.inf, BOUND_EVALUATIONS)
+    found = dual.minimise(evaluate, start, upper, links, BOUND_EVALUATIONS)
     row_prices = np.zeros(len(rows))
     row_prices[usable] = found.point[: len(usable)]
     return _Bound(found.value, row_prices,

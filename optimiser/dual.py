@@ -48,14 +48,12 @@ class DualResult:
 
 def minimise(evaluate: Callable[[np.ndarray], Evaluation], start: np.ndarray,
              upper: np.ndarray, links: list[tuple[int, int, float]],
-             stop_at: float, max_evaluations: int,
-             tolerance: float = 1e-5) -> DualResult:
+             max_evaluations: int, tolerance: float = 1e-5) -> DualResult:
     """Least L(y) over 0 <= y <= upper with y[i] <= factor * y[j] for each (i, j, factor)
     in `links` (a soft row's price never exceeds its penalty times its tier's weight).
 
-    Stops when the bound is within `tolerance` (relative) of `stop_at` (a value the
-    primal already achieves, so the bound cannot go lower), of the cut model's floor,
-    or after `max_evaluations` calls of `evaluate`.
+    Stops when the bound is within `tolerance` (relative) of the cut model's floor, or
+    after `max_evaluations` calls of `evaluate`.
     """
     dim = len(start)
     center = np.clip(np.asarray(start, dtype=float), 0.0, upper)
@@ -63,7 +61,7 @@ def minimise(evaluate: Callable[[np.ndarray], Evaluation], start: np.ndarray,
     cuts: list[tuple[np.ndarray, np.ndarray]] = []  # per piece: L_g(y) >= a_g + s_g.y
     best = _evaluate(evaluate, center, cuts)
     best_point, floor, count = center, -np.inf, 1
-    while count < max_evaluations and not _close(best, stop_at, tolerance):
+    while count < max_evaluations:
         low = np.maximum(center - width, 0.0)
         high = np.minimum(center + width, upper)
         proposal = _master(cuts, low, high, upper, links, dim)

@@ -43,7 +43,7 @@ def test_dual_search_finds_the_minimum_of_a_piecewise_linear_function(seed: int)
         slopes = np.stack([s[b] for (_, s), b in zip(parts, best, strict=True)])
         return dual.Evaluation(float(cut.sum()), cut, slopes)
 
-    found = dual.minimise(evaluate, np.zeros(dim), upper, [], -np.inf, 200)
+    found = dual.minimise(evaluate, np.zeros(dim), upper, [], 200)
     # the true minimum of the sum: an LP over every pair of pieces
     pairs = list(itertools.product(range(pieces), repeat=2))
     intercepts = np.array([parts[0][0][i] + parts[1][0][j] for i, j in pairs])
@@ -62,8 +62,7 @@ def test_dual_search_keeps_linked_multipliers_in_proportion() -> None:
                            [0.0, -2.0 if 3 - 2 * y[1] > 0 else 0.0], [1.0, 1.0]])
         return dual.Evaluation(float(cut.sum()), cut, slopes)
 
-    found = dual.minimise(evaluate, np.zeros(2), np.full(2, 10.0), [(0, 1, 0.5)], -np.inf,
-                          100)
+    found = dual.minimise(evaluate, np.zeros(2), np.full(2, 10.0), [(0, 1, 0.5)], 100)
     assert found.point[0] <= 0.5 * found.point[1] + 1e-9
     # unconstrained the minimum is 2 at y0=2, y1=1.5; the link forces y0 <= 0.75
     assert found.value == pytest.approx(4.0 - 2 * 0.75 + 0.75 + 1.5, abs=1e-6)
