@@ -455,7 +455,7 @@ def _lagrangian(batch: CustomerBatch, objective: dict[int, np.ndarray],
         constant += prices[index] * (row.ub if row.ub is not None else -(row.lb or 0))
     steps = priced * WEIGHT_STEPS
     floored = np.floor(steps)
-    solved = batch.solve(floored.astype(np.int64), 10**9, floors=False)
+    solved = batch.solve(floored.astype(np.int64))
     # flooring could undercount: each candidate sends at most one option, so adding its
     # largest dropped fraction keeps the bound honest
     fraction = np.zeros(int(batch.arrays.opt_cand.max(initial=-1)) + 1)

@@ -26,6 +26,7 @@ from optimiser.customer_model import CustomerModel
 from optimiser.rules.arrays import ranges
 
 TIE_BREAK_LIMIT = 2**62  # weights * scale + tie must stay below this (int64 sums)
+EVERY_PHASE = 10**9  # a phase after every tier: no option is held back for a later one
 
 
 @dataclass
@@ -105,20 +106,17 @@ class CustomerBatch:
         self.floors.append((tier, coefs.astype(np.int64), floor))
         self.pinned.append((tier, pinned.copy()))
 
-    def solve(self, coefs: np.ndarray, phase: int, floors: bool,
-              secondary: np.ndarray | None = None, banned: tuple[int, ...] = ()) -> Solved:
-        """Maximise coefs.x for every customer exactly.
-
-        `secondary` breaks ties: per customer the weights are W*coefs + secondary with W
-        above that customer's whole secondary range, so it never overrides coefs.
-        """
+    def solve(self, coefs: np.ndarray) -> Solved:
+        """Maximise coefs.x for every customer exactly, under its own rules alone: every
+        option free, no floor and no pin (the Lagrangian dualises the tiers' totals)."""
         customers = np.arange(len(self.subs))
-        return self._solve(self.arrays, self.perm, customers, coefs, phase, floors,
-                           secondary, banned)
+        return self._solve(self.arrays, self.perm, customers, coefs, EVERY_PHASE, False,
+                           None, ())
 
     def solve_one(self, k: int, coefs: np.ndarray, phase: int, secondary: np.ndarray,
                   banned: int) -> np.ndarray:
-        """`solve` (with floors) for customer k alone, one option banned: its sends.
+        """Customer k alone in `phase`, with the floors and pins of the earlier tiers,
+        `secondary` breaking ties and one option banned: its sends.
 
         The repair asks this for one customer at a time, so it runs on that customer's
         own slice of the arrays: a whole-batch call would cost O(batch) each time.
