@@ -198,9 +198,7 @@ def _generate_plans(batch: CustomerBatch, plans: list[np.ndarray], previous: np.
     usable, higher = _dualised(rows, objective, phase)
     master = _plan_master(batch, plans, previous, objective, rows, active, phase, free_from,
                           achieved)
-    start = seen[0]
-    choice = master.solve(start.row_prices[active],
-                          np.array([start.tier_weights[t] for t in higher]))
+    choice = master.solve()
     for _ in range(PLAN_ROUNDS):
         bound = min(b.value for b in seen)
         if bound - choice.lp_value <= PLAN_TOLERANCE * max(1.0, abs(bound)):
@@ -214,7 +212,7 @@ def _generate_plans(batch: CustomerBatch, plans: list[np.ndarray], previous: np.
         plans.append(sent)
         if master.add(sent[free_from[sent] <= phase]) == 0:
             break  # no customer has anything new to offer: the LP cannot move
-        choice = master.solve(choice.row_prices, choice.floor_weights)
+        choice = master.solve()
     return choice
 
 

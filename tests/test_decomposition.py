@@ -98,7 +98,7 @@ def test_plan_master_bounds_the_best_pick_and_keeps_the_floor(seed: int) -> None
     master = columns.PlanMaster(owner, customers, previous, value, rows, [(floor, least)])
     for proposal in proposals:
         master.add(proposal)
-    choice = master.solve(np.zeros(1), np.zeros(1))
+    choice = master.solve()
     best = _brute_force(plans, value, usage, capacity, floor, least)
     assert choice.lp_value >= best - 1e-6  # the LP relaxes the pick
     assert floor[choice.sent].sum() >= least  # rounding kept the floor exactly
