@@ -83,24 +83,29 @@ def build_plan(scenario: Scenario, outcome: SolveOutcome, run: Mapping[str, Any]
         .reset_index(drop=True)
     )
 
-    rows = sorted(outcome.suppressed.items())
-    positions = np.array([p for p, _ in rows], dtype=np.int64)
+    dropped = outcome.suppressed.sorted()
+    positions = dropped.cand
     suppressed = pd.DataFrame(
         {
             "candidate_id": cands["candidate_id"].to_numpy()[positions],
             "customer_id": cands["customer_id"].to_numpy()[positions],
             "comm_id": cands["comm_id"].to_numpy()[positions],
             "product_line": comms["product_line"].to_numpy()[
-                outcome.options.candidate_comm[positions]
+                comm_index_of(scenario, cands["comm_id"].to_numpy()[positions])
             ],
-            "reason": [s.reason for _, s in rows],
-            "rule": [s.rule for _, s in rows],
-            "detail": [s.detail for _, s in rows],
+            "reason": dropped.reason_names(),
+            "rule": dropped.text_column(dropped.rule),
+            "detail": dropped.text_column(dropped.detail),
         },
         columns=SUPPRESSED_COLUMNS,
     )
     summary = _summary(scenario, outcome, chosen, calendar, suppressed, run)
     return Plan(calendar, suppressed, summary)
+
+
+def comm_index_of(scenario: Scenario, comm_ids: np.ndarray) -> np.ndarray:
+    """Catalogue position of each comm_id."""
+    return pd.Index(scenario.communications["comm_id"]).get_indexer(comm_ids)
 
 
 def _soft_rows(

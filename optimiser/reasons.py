@@ -14,8 +14,8 @@ import numpy as np
 
 from optimiser import scan
 from optimiser.block import Block
-from optimiser.options import Suppression
-from optimiser.rules.arrays import ranges
+from optimiser.rules.arrays import ranges, unique, unique_inverse
+from optimiser.suppressions import REASON_CODE, Suppressions
 
 NO_VALUE = "its value net of cost is not positive and no volume target needed it"
 
@@ -146,13 +146,13 @@ def fill(block: Block, state: RowState, allowed: np.ndarray | None = None) -> li
 
 def _local_candidates(block: Block) -> tuple[np.ndarray, np.ndarray]:
     """(local candidate number per option, the global candidate of each number)."""
-    uniques, local = np.unique(block.options["cand"].to_numpy(np.int64), return_inverse=True)
-    return local.astype(np.int64), uniques
+    uniques, local = unique_inverse(block.options["cand"].to_numpy(np.int64))
+    return local, uniques
 
 
 def explain(
     block: Block, state: RowState, candidate_ids: np.ndarray, values: np.ndarray
-) -> dict[int, Suppression]:
+) -> Suppressions:
     """A suppression (binding rule and what won) for every candidate of the block not sent."""
     options = block.options
     cand, global_cand = _local_candidates(block)
@@ -164,28 +164,28 @@ def explain(
     verdict = scan.blocking_scan(*scan.as_int64(order, cand), decided,
                                  *scan.as_int64(state.value, state.activity), *state.index.csr,
                                  counted, coef > 0)
-    out: dict[int, Suppression] = {}
-    won_by: dict[int, str] = {}  # rows do not change while explaining: describe each once
+    explained = np.flatnonzero(verdict != -1)
+    rows = verdict[explained]
+    unpaid = rows == -2
+    parts = [Suppressions.of(global_cand[explained[unpaid]], "no_value", "", NO_VALUE)]
+    binding = rows[~unpaid]
+    distinct, inverse = unique_inverse(binding)  # rows do not change: describe each once
     all_cand = block.options["cand"].to_numpy(np.int64)
-    for local in np.flatnonzero(verdict != -1).tolist():
-        row_id = int(verdict[local])
-        candidate = int(global_cand[local])
-        if row_id == -2:
-            out[candidate] = Suppression("no_value", "", NO_VALUE)
-            continue
-        if row_id not in won_by:
-            won_by[row_id] = _describe_winners(state, row_id, all_cand, candidate_ids, values)
-        out[candidate] = Suppression(
-            block.rows.reason(row_id), block.rows.rule_name(row_id), won_by[row_id]
-        )
-    return out
+    texts = [block.rows.rule_name(int(r)) for r in distinct]
+    texts += [_describe_winners(state, int(r), all_cand, candidate_ids, values) for r in distinct]
+    reasons = np.array([block.rows.reason(int(r)) for r in distinct], dtype=object)
+    parts.append(Suppressions(
+        global_cand[explained[~unpaid]].astype(np.int64),
+        np.array([REASON_CODE[r] for r in reasons], dtype=np.int8)[inverse],
+        inverse, inverse + len(distinct), tuple(texts)))
+    return Suppressions.concat(parts)
 
 
 def _describe_winners(
     state: RowState, row_id: int, cand: np.ndarray, candidate_ids: np.ndarray, values: np.ndarray
 ) -> str:
     """Name what took the room: all winners of a small row, the marginal ones of a big one."""
-    won = np.unique(cand[state.winners(row_id)])
+    won = unique(cand[state.winners(row_id)])
     if len(won) == 0:
         return "limit already reached by history"
     if len(won) <= 5:

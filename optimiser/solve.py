@@ -35,10 +35,11 @@ from optimiser.cpsat import (
     tiers_of,
     trivial_bound,
 )
-from optimiser.options import Options, Suppression, build_options
+from optimiser.options import Options, build_options
 from optimiser.reasons import RowState, explain, fill
 from optimiser.rules import BuildContext, add_customer_rules, add_global_rules
 from optimiser.select import Matcher
+from optimiser.suppressions import Suppressions
 
 CHUNK_CUSTOMERS = 2000
 JOINT_OPTION_LIMIT = 300_000  # above this many coupled options, `auto` decomposes
@@ -57,7 +58,7 @@ class SolveOutcome:
 
     options: Options
     sent: np.ndarray  # indices into options.frame
-    suppressed: dict[int, Suppression]
+    suppressed: Suppressions
     status: str
     achieved: dict[int, float]  # tier -> scaled objective (model units)
     bound: dict[int, float]  # tier -> scaled bound (model units)
@@ -140,7 +141,7 @@ def is_trivial(block: Block, sub: SubProblem) -> bool:
 @dataclass
 class ChunkResult:
     sent: np.ndarray  # global option indices
-    suppressed: dict[int, Suppression]
+    suppressed: Suppressions
     achieved: dict[int, float]
     bound: dict[int, float]
     margin: dict[int, float]
@@ -230,7 +231,8 @@ def solve_block(
             results[offset + position] = SubResult(result.sent, "FEASIBLE", {}, bounds)
     candidate_ids = scenario.candidates["candidate_id"].to_numpy()
     values = scenario.candidates["value"].to_numpy(float)
-    suppressed = explain(block, state, candidate_ids, values) if not conflicts else {}
+    suppressed = (explain(block, state, candidate_ids, values) if not conflicts
+                  else Suppressions.empty())
     achieved: dict[int, float] = {}
     bound: dict[int, float] = {}
     for result in results:
@@ -374,7 +376,7 @@ def combine(
     """One outcome from the results of every block: the public hook for other methods
     (bench/ turns its baselines' results into plans with it)."""
     sent = np.sort(np.concatenate([r.sent for r in results] or [np.array([], dtype=np.int64)]))
-    suppressed = dict(options.suppressed)
+    suppressed = Suppressions.concat([options.suppressed] + [r.suppressed for r in results])
     achieved: dict[int, float] = {}
     bound: dict[int, float] = {}
     margin: dict[int, float] = {}
@@ -383,7 +385,6 @@ def combine(
     prices: dict[str, float] = {}
     for result in results:
         prices.update(result.prices)
-        suppressed.update(result.suppressed)
         statuses.extend(result.statuses)
         calls += result.solver_calls
         for target, source in (

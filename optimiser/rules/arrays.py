@@ -1,7 +1,12 @@
-"""Array helpers the rule families share: runs of equal keys and concatenated ranges.
+"""Array helpers the rule families share: runs of equal keys, concatenated ranges, and
+distinct values.
 
 They let a family build the rows of every customer in a few numpy passes;
 one Python step per customer or per row would dominate the build at scale.
+
+`unique` sorts: numpy 2.3+ answers `np.unique` on integer arrays with a hash table
+that is about a hundred times slower than a sort on the tens of millions of
+high-cardinality codes we dedupe (26 s against 0.26 s for 20M int64 here).
 """
 
 from __future__ import annotations
@@ -33,10 +38,36 @@ def ranges(start: np.ndarray, stop: np.ndarray) -> np.ndarray:
     return np.arange(total, dtype=np.int64) + offsets
 
 
+def unique(values: np.ndarray) -> np.ndarray:
+    """The sorted distinct values of an array, by sorting (see the module docstring)."""
+    ordered = np.sort(np.asarray(values).ravel())
+    if len(ordered) == 0:
+        return ordered
+    keep = np.empty(len(ordered), dtype=bool)
+    keep[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]
+
+
+def unique_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted distinct values, index of each value among them): np.unique's
+    return_inverse, by a stable sort."""
+    values = np.asarray(values).ravel()
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    new = np.empty(len(ordered), dtype=bool)
+    if len(ordered):
+        new[0] = True
+        np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    inverse = np.empty(len(values), dtype=np.int64)
+    inverse[order] = np.cumsum(new) - 1
+    return ordered[new], inverse
+
+
 def distinct_per_group(group: np.ndarray, value: np.ndarray, n_groups: int) -> np.ndarray:
     """How many distinct values each group 0..n_groups-1 holds (groups and values >= 0)."""
     if len(group) == 0:
         return np.zeros(n_groups, dtype=np.int64)
     width = int(value.max()) + 1
-    pairs = np.unique(group.astype(np.int64) * width + value)
+    pairs = unique(group.astype(np.int64) * width + value)
     return np.bincount(pairs // width, minlength=n_groups)

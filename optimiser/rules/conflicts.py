@@ -19,7 +19,7 @@ import numpy as np
 
 from models.rules import AroundExclusion, MinGap
 from optimiser.block import Block
-from optimiser.rules.arrays import distinct_per_group, ranges, runs
+from optimiser.rules.arrays import distinct_per_group, ranges, runs, unique_inverse
 from optimiser.rules.context import BuildContext
 
 
@@ -79,8 +79,8 @@ def add_rows(block: Block, rule: MinGap | AroundExclusion, ctx: BuildContext) ->
     if pairs:
         pair = np.concatenate(pairs)
         pair = pair[np.lexsort((pair[:, 1], pair[:, 0]))]
-        sources, source_at = np.unique(pair[:, 0], return_inverse=True)
-        targets, target_at = np.unique(pair[:, 1], return_inverse=True)
+        sources, source_at = unique_inverse(pair[:, 0])
+        targets, target_at = unique_inverse(pair[:, 1])
         y_a = variables(sources, slot_start, any_a_stop)[source_at]
         y_b = variables(targets, any_b_start, any_b_stop)[target_at]
         block.rows.extend(np.full(len(pair), 2), np.column_stack([y_a, y_b]).ravel(),

@@ -14,7 +14,7 @@ import numpy as np
 
 from models.rules import FrequencyCap, NeverTogether
 from optimiser.block import Block
-from optimiser.rules.arrays import distinct_per_group, ranges
+from optimiser.rules.arrays import distinct_per_group, ranges, unique, unique_inverse
 from optimiser.rules.context import BuildContext
 
 
@@ -50,7 +50,7 @@ def add_rows(block: Block, rule: FrequencyCap | NeverTogether, ctx: BuildContext
     order = np.lexsort((selected, day_all[selected], customer_all[selected]))
     selected = selected[order]
     customer, day = customer_all[selected], day_all[selected]
-    people, person = np.unique(customer, return_inverse=True)
+    people, person = unique_inverse(customer)
     history = ctx.history_frame(ctx.matcher.match(rule.select, ctx.history))
     past_customer = history["customer"].to_numpy(np.int64)
     known = np.isin(past_customer, people)
@@ -69,7 +69,7 @@ def add_rows(block: Block, rule: FrequencyCap | NeverTogether, ctx: BuildContext
         np.maximum.at(high, who, day[inside])
         counted = (past_day >= history_from) & (past_day <= last)
         used = np.bincount(past_person[counted], minlength=len(people))
-        present = np.unique(who)
+        present = unique(who)
         records.append(np.column_stack([present, low[present], high[present], used[present]]))
     table = np.concatenate(records)
     # windows holding the same sends are one row: keep the most history (the tightest)
