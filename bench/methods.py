@@ -38,8 +38,8 @@ from optimiser.solve import (
 def joint_block(scenario: Scenario) -> tuple[Options, BuildContext, Block]:
     """Every customer in one block with every rule, global ones included."""
     matcher = Matcher(scenario)
-    options = build_options(scenario, matcher)
     ctx = BuildContext(scenario, matcher)
+    options = build_options(scenario, matcher, ctx.codes)
     return options, ctx, make_block(options.frame, ctx, with_global=True)
 
 

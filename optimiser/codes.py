@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from models import Scenario
-from optimiser.rules.arrays import ranges
+from optimiser.arrays import ranges
 from optimiser.select import SendCodes, history_codes
 
 

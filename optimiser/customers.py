@@ -20,10 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from optimiser import exact
+from optimiser.arrays import ranges
 from optimiser.block import Block
 from optimiser.cpsat import SubProblem
 from optimiser.customer_model import CustomerModel
-from optimiser.rules.arrays import ranges
 
 TIE_BREAK_LIMIT = 2**62  # weights * scale + tie must stay below this (int64 sums)
 EVERY_PHASE = 10**9  # a phase after every tier: no option is held back for a later one

@@ -29,8 +29,8 @@ from models.rules import (
     StateExclusion,
     Volume,
 )
+from optimiser.arrays import unique
 from optimiser.codes import ScenarioCodes, scenario_codes
-from optimiser.rules.arrays import unique
 from optimiser.select import Matcher, SendCodes
 from optimiser.suppressions import Suppressions
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from optimiser import scan
+from optimiser.arrays import ranges, unique, unique_inverse
 from optimiser.block import Block
-from optimiser.rules.arrays import ranges, unique, unique_inverse
 from optimiser.suppressions import REASON_CODE, Suppressions
 
 NO_VALUE = "its value net of cost is not positive and no volume target needed it"

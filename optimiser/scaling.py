@@ -35,14 +35,17 @@ def _is_whole(values: np.ndarray) -> np.ndarray:
     return np.abs(values - rounded) <= NOISE * np.maximum(1.0, np.abs(values))
 
 
-def choose_scale(coefs: np.ndarray, bounds: list[float]) -> tuple[int, bool]:
+def choose_scale(coefs: np.ndarray, bounds: list[float],
+                 reach: float | None = None) -> tuple[int, bool]:
     """Smallest 10^k making every coefficient whole (exact), else the largest safe 10^k.
 
     Bounds need not be whole: with integer coefficients the left side is an
-    integer, so flooring a `<=` bound (ceiling a `>=` one) loses nothing.
+    integer, so flooring a `<=` bound (ceiling a `>=` one) loses nothing. `reach`
+    bounds the size of the row's sum (default: the sum of |coefs|).
     """
     values = np.asarray(coefs, float)
-    magnitude = float(np.abs(coefs).sum()) + max([abs(b) for b in bounds], default=0.0) + 1.0
+    total = float(np.abs(coefs).sum()) if reach is None else reach
+    magnitude = total + max([abs(b) for b in bounds], default=0.0) + 1.0
     best = 1
     for exponent in range(MAX_EXPONENT + 1):
         scale = 10**exponent
@@ -54,26 +57,27 @@ def choose_scale(coefs: np.ndarray, bounds: list[float]) -> tuple[int, bool]:
     return best, False
 
 
-def scale_row(
-    coefs: np.ndarray, low: float | None, high: float | None, scale: int | None = None
-) -> list[ScaledRow]:
-    """Integer rows equivalent to (exact) or safely inside (inexact) low <= coefs.x <= high."""
-    bounds = [b for b in (low, high) if b is not None]
-    exact_scale, exact = choose_scale(coefs, bounds)
-    scale = scale or exact_scale
-    scaled = np.asarray(coefs, float) * scale
+@dataclass(frozen=True)
+class ScaledBounds:
+    """One integer row's bounds at a given scale, and how its coefficients round."""
+
+    lb: int | None
+    ub: int | None
+    rounding: str  # "round" (exact), "ceil" (a safe `<=` row), "floor" (a safe `>=` row)
+
+
+def scale_bounds(low: float | None, high: float | None, scale: int,
+                 exact: bool) -> list[ScaledBounds]:
+    """The integer rows of low <= sum <= high at `scale`: one two-sided row when the scale
+    makes every amount whole (exact), else a `<=` row whose coefficients round up and a
+    `>=` row whose coefficients round down, so every plan they accept holds exactly."""
     if exact:
-        ints = np.round(scaled).astype(np.int64)
-        return [ScaledRow(ints, _ceil(low, scale), _floor(high, scale), scale, True)]
+        return [ScaledBounds(_ceil(low, scale), _floor(high, scale), "round")]
     rows = []
     if high is not None:
-        rows.append(
-            ScaledRow(np.ceil(scaled).astype(np.int64), None, _floor(high, scale), scale, False)
-        )
+        rows.append(ScaledBounds(None, _floor(high, scale), "ceil"))
     if low is not None:
-        rows.append(
-            ScaledRow(np.floor(scaled).astype(np.int64), _ceil(low, scale), None, scale, False)
-        )
+        rows.append(ScaledBounds(_ceil(low, scale), None, "floor"))
     return rows
 
 

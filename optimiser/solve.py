@@ -322,8 +322,8 @@ def solve(
     """
     started = time.monotonic()
     matcher = Matcher(scenario)
-    options = build_options(scenario, matcher)
     ctx = BuildContext(scenario, matcher)
+    options = build_options(scenario, matcher, ctx.codes)
     coupled = coupled_customers(scenario, options, matcher)
     frame = options.frame
     independent = np.setdiff1d(np.unique(frame["customer"].to_numpy(np.int64)), coupled)

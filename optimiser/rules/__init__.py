@@ -8,15 +8,7 @@ volume). The order of families is fixed so that models are reproducible.
 
 from __future__ import annotations
 
-from models.rules import (
-    AroundExclusion,
-    Budget,
-    Capacity,
-    FrequencyCap,
-    MinGap,
-    NeverTogether,
-    Volume,
-)
+from models.rules import AroundExclusion, FrequencyCap, MinGap, NeverTogether
 from optimiser.block import Block
 from optimiser.rules import candidates, conflicts, frequency, global_rules
 from optimiser.rules.context import BuildContext
@@ -34,9 +26,7 @@ def add_customer_rules(block: Block, ctx: BuildContext) -> None:
 
 def add_global_rules(block: Block, ctx: BuildContext) -> None:
     block.finish_links()
-    for rule in ctx.scenario.global_rules:
-        assert isinstance(rule, (Capacity, Budget, Volume))
-        global_rules.add_rows(block, rule, ctx)
+    global_rules.add_rows(block, ctx)
 
 
 __all__ = ["BuildContext", "add_customer_rules", "add_global_rules"]

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from optimiser.arrays import runs
 from optimiser.block import NO_LB, Block
-from optimiser.rules.arrays import runs
 from optimiser.rules.context import BuildContext
 
 

@@ -18,8 +18,8 @@ from collections.abc import Callable
 import numpy as np
 
 from models.rules import AroundExclusion, MinGap
+from optimiser.arrays import distinct_per_group, ranges, runs, unique_inverse
 from optimiser.block import Block
-from optimiser.rules.arrays import distinct_per_group, ranges, runs, unique_inverse
 from optimiser.rules.context import BuildContext
 
 

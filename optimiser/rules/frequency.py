@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from models.rules import FrequencyCap, NeverTogether
+from optimiser.arrays import distinct_per_group, ranges, unique, unique_inverse
 from optimiser.block import Block
-from optimiser.rules.arrays import distinct_per_group, ranges, unique, unique_inverse
 from optimiser.rules.context import BuildContext
 
 

@@ -1,7 +1,8 @@
-"""Capacity, budget and volume: rows that sum over every customer of the block.
+"""Capacity, budget and volume: rows that sum over every customer.
 
 Each becomes one row (or one per day for `capacity per: day`) over the
-matching options, scaled to integers by optimiser.scaling. A soft rule gets a
+matching options, scaled to integers by optimiser.scaling with one scale for
+the whole scenario (`row_specs`), so the rows of separate customer blocks add up. A soft rule gets a
 slack variable measured in units of g/scale metric, priced so that the model
 never charges less than the true penalty by more than penalty*g/scale, which
 is added to the reported bound (the bound stays an upper bound).
@@ -9,12 +10,15 @@ is added to the reported bound (the bound stays an upper bound).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from models.rules import Budget, Capacity, Volume
+from optimiser.arrays import unique
 from optimiser.block import Block
 from optimiser.rules.context import BuildContext
-from optimiser.scaling import ScaledRow, scale_row
+from optimiser.scaling import ScaledRow, choose_scale, scale_bounds
 
 MIN_PENALTY_UNITS = 1000  # slack granularity: a slack unit costs at least this many objective units
 
@@ -30,27 +34,102 @@ def metric_values(block: Block, metric: str, ctx: BuildContext) -> np.ndarray:
     return column[options["cand"].to_numpy(np.int64)]
 
 
-def add_rows(block: Block, rule: Capacity | Budget | Volume, ctx: BuildContext) -> None:
-    selected = ctx.matcher.match(rule.select, ctx.sends(block))
-    low: float | None
-    high: float | None
+@dataclass(frozen=True)
+class GlobalRowSpec:
+    """One integer row of a global rule, scaled once for the whole scenario.
+
+    Customer blocks each hold their own members of a global row and the
+    decomposition adds up their sums, so every block must scale a rule alike: the
+    scale is chosen here from every amount the rule could ever sum (the metric of
+    every candidate, or every channel-communication cost, it selects), never from
+    one block's members.
+    """
+
+    rule: Capacity | Budget | Volume
+    reason: str
+    metric: str
+    day: int | None  # capacity per day: the day it counts (None: the whole horizon)
+    scale: int
+    exact: bool
+    rounding: str  # how a member's amount becomes an integer: "round", "ceil" or "floor"
+    lb: int | None
+    ub: int | None
+    bounds: tuple[float | None, float | None]  # the rule's own (real) min and max
+
+
+def row_specs(ctx: BuildContext) -> list[GlobalRowSpec]:
+    """Every global row of the scenario, in rule order (capacity per day: by day)."""
+    specs = []
+    for rule in ctx.scenario.global_rules:
+        assert isinstance(rule, (Capacity, Budget, Volume))
+        metric, low, high, reason = _shape(rule)
+        amounts, magnitude = _possible_amounts(rule, metric, ctx)
+        scale, exact = choose_scale(amounts, [b for b in (low, high) if b is not None],
+                                    magnitude)
+        per_day = isinstance(rule, Capacity) and rule.per == "day"
+        days: list[int | None] = list(range(ctx.scenario.days)) if per_day else [None]
+        for day in days:
+            for bounds in scale_bounds(low, high, scale, exact):
+                specs.append(GlobalRowSpec(rule, reason, metric, day, scale, exact,
+                                           bounds.rounding, bounds.lb, bounds.ub, (low, high)))
+    return specs
+
+
+def _shape(rule: Capacity | Budget | Volume) -> tuple[str, float | None, float | None, str]:
+    """(metric, min, max, suppression reason) of a global rule."""
     if isinstance(rule, Capacity):
-        metric, low, high, reason = "count", None, rule.max, "capacity"
-    elif isinstance(rule, Budget):
-        metric, low, high, reason = "cost", None, rule.max, "budget"
+        return "count", None, rule.max, "capacity"
+    if isinstance(rule, Budget):
+        return "cost", None, rule.max, "budget"
+    return rule.metric, rule.min, rule.max, "volume"
+
+
+def _possible_amounts(rule: Capacity | Budget | Volume, metric: str,
+                      ctx: BuildContext) -> tuple[np.ndarray, float]:
+    """(every distinct amount a send the rule selects may carry, a bound on the size of
+    the rule's sum): what its integer scale must make whole and keep within int64."""
+    scenario, matcher = ctx.scenario, ctx.matcher
+    comms = matcher.comm_mask(rule.select)
+    picked = comms[ctx.codes.cand_comm]
+    if metric == "count":
+        amounts = np.ones(1)
+    elif metric == "cost":
+        comm_cost = scenario.communications["cost"].to_numpy(float)[comms]
+        channel_cost = np.array([c.cost for c in scenario.channels.values()])
+        channel_cost = channel_cost[matcher.channel_mask(rule.select)]
+        amounts = (comm_cost[:, None] + channel_cost[None, :]).ravel()
     else:
-        metric, low, high, reason = rule.metric, rule.min, rule.max, "volume"
-    values = metric_values(block, metric, ctx)
-    groups: list[np.ndarray]
-    if isinstance(rule, Capacity) and rule.per == "day":
-        days = block.options["day"].to_numpy(np.int64)
-        groups = [np.flatnonzero(selected & (days == d)) for d in range(ctx.scenario.days)]
-        groups = [g for g in groups if len(g)]
-    else:
-        groups = [np.flatnonzero(selected)]
-    for members in groups:
-        for scaled in scale_row(values[members], low, high):
-            add_scaled(block, rule, reason, members, scaled, (low, high), ctx)
+        amounts = scenario.candidates[metric].to_numpy(float)[picked]
+    amounts = unique(amounts) if len(amounts) else np.ones(1)
+    # a candidate sends at most once: the sum is at most candidates x the largest amount
+    return amounts, float(picked.sum()) * float(np.abs(amounts).max())
+
+
+def members(spec: GlobalRowSpec, block: Block, ctx: BuildContext) -> tuple[np.ndarray,
+                                                                              np.ndarray]:
+    """(the block's options in the row, their integer coefficients)."""
+    selected = ctx.matcher.match(spec.rule.select, ctx.sends(block))
+    if spec.day is not None:
+        selected &= block.options["day"].to_numpy(np.int64) == spec.day
+    chosen = np.flatnonzero(selected)
+    amounts = metric_values(block, spec.metric, ctx)[chosen] * spec.scale
+    if spec.rounding == "ceil":
+        return chosen, np.ceil(amounts).astype(np.int64)
+    if spec.rounding == "floor":
+        return chosen, np.floor(amounts).astype(np.int64)
+    return chosen, np.round(amounts).astype(np.int64)
+
+
+def add_rows(block: Block, ctx: BuildContext) -> None:
+    """Every global row over the block's options. A day of a per-day capacity that no
+    option of the block can use gets no row; a horizon-wide row always does (an empty
+    hard minimum must still make the model infeasible)."""
+    for spec in ctx.global_specs:
+        chosen, coefs = members(spec, block, ctx)
+        if len(chosen) or spec.day is None:
+            add_scaled(block, spec.rule, spec.reason, chosen,
+                       ScaledRow(coefs, spec.lb, spec.ub, spec.scale, spec.exact),
+                       spec.bounds, ctx)
 
 
 def add_scaled(

@@ -1,4 +1,4 @@
-"""Array helpers the rule families share: runs of equal keys, concatenated ranges, and
+"""Array helpers shared across the optimiser: runs of equal keys, concatenated ranges,
 distinct values.
 
 They let a family build the rows of every customer in a few numpy passes;
