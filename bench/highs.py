@@ -100,5 +100,5 @@ def highs_mip(scenario: Scenario, solver: SolverOptions) -> SolveOutcome:
     options, ctx, block = joint_block(scenario)
     with tempfile.TemporaryDirectory(prefix="highs-") as work:
         result = solve_highs(block, solver.time_limit_s, Path(work))
-    chunk = solve_block(block, [], solver, scenario, given=result)
+    chunk = solve_block(block, [], solver, scenario, ctx, given=result)
     return combine(options, [chunk], ctx.objective_scale, time.monotonic() - started)

@@ -50,7 +50,7 @@ def contact_plan(scenario: Scenario, solver: SolverOptions) -> SolveOutcome:
 def cpsat_monolithic(scenario: Scenario, solver: SolverOptions) -> SolveOutcome:
     started = time.monotonic()
     options, ctx, block = joint_block(scenario)
-    result = solve_block(block, [whole(block)], solver, scenario)
+    result = solve_block(block, [whole(block)], solver, scenario, ctx)
     return combine(options, [result], ctx.objective_scale, time.monotonic() - started)
 
 

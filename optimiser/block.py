@@ -186,6 +186,7 @@ class Block:
     slacks: list[Slack] = field(default_factory=list)
     objective: dict[int, np.ndarray] = field(default_factory=dict)  # tier -> scaled coefs
     bound_slack: dict[int, float] = field(default_factory=dict)  # tier -> honest bound margin
+    global_rows: list[tuple[int, int]] = field(default_factory=list)  # (row, row spec index)
 
     @property
     def n_options(self) -> int:

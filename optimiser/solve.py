@@ -23,8 +23,11 @@ import numpy as np
 import pandas as pd
 
 from models import InfeasibleError, Scenario
+from optimiser.arrays import unique
 from optimiser.backends import ChunkBackend, LocalBackend
 from optimiser.block import Block
+from optimiser.block_state import RowState as BlockRowState
+from optimiser.block_state import ScanIndex
 from optimiser.coordinate import GLOBAL_REASONS, Decomposition, decompose
 from optimiser.cpsat import (
     SolverOptions,
@@ -35,9 +38,11 @@ from optimiser.cpsat import (
     tiers_of,
     trivial_bound,
 )
+from optimiser.customer_block import CustomerBlock, from_block
 from optimiser.options import Options, build_options
-from optimiser.reasons import RowState, explain, fill
+from optimiser.reasons import RowState, describe_winners, explain_block, fill_block
 from optimiser.rules import BuildContext, add_customer_rules, add_global_rules
+from optimiser.rules.global_rules import GlobalRowSpec
 from optimiser.select import Matcher
 from optimiser.suppressions import Suppressions
 
@@ -152,23 +157,23 @@ class ChunkResult:
 
 
 def solve_coupled(
-    block: Block, solver: SolverOptions, scenario: Scenario, objective_scale: int
+    block: Block, solver: SolverOptions, scenario: Scenario, ctx: BuildContext
 ) -> ChunkResult:
     """The customers linked by global rules: one joint CP-SAT model, or decomposition."""
     strategy = solver.strategy
     if strategy == "auto":
         strategy = "joint" if block.n_options <= JOINT_OPTION_LIMIT else "decompose"
     if strategy == "joint":
-        return solve_block(block, [whole(block)], solver, scenario)
+        return solve_block(block, [whole(block)], solver, scenario, ctx)
     try:
-        result = decompose(block, split_by_customer(block), solver, objective_scale)
+        result = decompose(block, split_by_customer(block), solver, ctx.objective_scale)
     except RuntimeError:
         result = None
     if result is not None and _every_hard_row_holds(block, result.sent):
-        return solve_block(block, [], solver, scenario, given=result)
+        return solve_block(block, [], solver, scenario, ctx, given=result)
     # The decomposition is a heuristic: when its repair cannot meet a hard rule (or the
     # rules are infeasible), the exact joint model decides, with its diagnosis.
-    return solve_block(block, [whole(block)], solver, scenario)
+    return solve_block(block, [whole(block)], solver, scenario, ctx)
 
 
 def _every_hard_row_holds(block: Block, sent: np.ndarray) -> bool:
@@ -189,11 +194,26 @@ def _has_slack(block: Block) -> np.ndarray:
     return np.bincount(entry_row, weights=rows.entry_var >= n_vars, minlength=len(lengths)) > 0
 
 
+def _global_reasons(block: CustomerBlock, state: BlockRowState, specs: list[GlobalRowSpec],
+                    candidate_ids: np.ndarray, values: np.ndarray) -> list[tuple[str, str, str]]:
+    """(reason, rule, what won) of every global row spec, from this block's sends (the
+    block holds every customer the rows couple)."""
+    sent = np.zeros(block.n_options, dtype=bool)
+    sent[state.sent] = True
+    out = []
+    for g, spec in enumerate(specs):
+        members = block.global_option[block.global_ptr[g]:block.global_ptr[g + 1]]
+        won = unique(block.cand[members[sent[members]]])
+        out.append((spec.reason, spec.rule.name, describe_winners(won, candidate_ids, values)))
+    return out
+
+
 def solve_block(
     block: Block,
     subs: list[SubProblem],
     solver: SolverOptions,
     scenario: Scenario,
+    ctx: BuildContext,
     given: Decomposition | None = None,
 ) -> ChunkResult:
     """Solve each sub-problem (or take a decomposition's result), fill, explain.
@@ -218,21 +238,27 @@ def solve_block(
         if r.status == "INFEASIBLE"
     ]
     sent_local = np.concatenate([r.sent for r in results] or [np.array([], dtype=np.int64)])
-    state = RowState(block, sent_local.astype(np.int64))
-    added = fill(block, state)
-    sent_local = np.sort(np.concatenate([sent_local, np.array(added, dtype=np.int64)]))
+    specs = ctx.global_specs
+    compact = from_block(block, len(specs))
+    position = np.empty(block.n_options, dtype=np.int64)
+    position[compact.source] = np.arange(block.n_options)
+    index = ScanIndex(compact, *ScanIndex.spec_bounds([(s.lb, s.ub) for s in specs]))
+    state = BlockRowState(compact, index, position[sent_local.astype(np.int64)])
+    added = fill_block(compact, state)
+    sent_local = np.sort(compact.source[state.sent])
     offset = len(results) - len(subs)
-    for position, sub in enumerate(subs):
-        result = results[offset + position]
-        if result.status == "UNKNOWN" and _hard_minimums_hold(block, state, sub):
+    for position_in, sub in enumerate(subs):
+        result = results[offset + position_in]
+        if result.status == "UNKNOWN" and state.rows_hold([s.rule.soft is None for s in specs]):
             # CP-SAT found nothing in its time, but the greedy fill did: a plan with
             # honest trivial bounds beats no plan at all
             bounds = {t: trivial_bound(block, sub, t) for t in tiers_of(block, sub)}
-            results[offset + position] = SubResult(result.sent, "FEASIBLE", {}, bounds)
+            results[offset + position_in] = SubResult(result.sent, "FEASIBLE", {}, bounds)
     candidate_ids = scenario.candidates["candidate_id"].to_numpy()
     values = scenario.candidates["value"].to_numpy(float)
-    suppressed = (explain(block, state, candidate_ids, values) if not conflicts
-                  else Suppressions.empty())
+    suppressed = (explain_block(compact, state, candidate_ids, values,
+                                _global_reasons(compact, state, specs, candidate_ids, values))
+                  if not conflicts else Suppressions.empty())
     achieved: dict[int, float] = {}
     bound: dict[int, float] = {}
     for result in results:
@@ -241,9 +267,8 @@ def solve_block(
         for tier, upper in result.bound.items():
             bound[tier] = bound.get(tier, 0.0) + upper
     # the greedy fill can only raise objectives: count what it added
-    for option in added:
-        for tier, coefs in block.objective.items():
-            achieved[tier] = achieved.get(tier, 0.0) + float(coefs[option])
+    for tier, gain in zip(compact.tier[added], compact.objective[added], strict=True):
+        achieved[int(tier)] = achieved.get(int(tier), 0.0) + float(gain)
     global_sent = block.options["option"].to_numpy(np.int64)[sent_local]
     return ChunkResult(
         global_sent,
@@ -283,18 +308,12 @@ def solve_chunk(
     frame = options.frame
     chunk = frame[frame["customer"].isin(customers)]
     block = make_block(chunk, ctx, with_global=False)
-    return solve_block(block, split_by_customer(block), solver, scenario)
+    return solve_block(block, split_by_customer(block), solver, scenario, ctx)
 
 
 def solve_chunk_from(customers: np.ndarray, inputs: ChunkInputs) -> ChunkResult:
     """`solve_chunk` with its shared inputs bundled: what a backend calls per chunk."""
     return solve_chunk(customers, inputs.scenario, inputs.options, inputs.ctx, inputs.solver)
-
-
-def _hard_minimums_hold(block: Block, state: RowState, sub: SubProblem) -> bool:
-    """Whether every `>=` row without slack (mandatory sends, hard minimums) holds."""
-    rows = sub.rows[~_has_slack(block)[sub.rows]]
-    return not (state.activity[rows] < block.rows.lb[rows]).any()
 
 
 def coupled_customers(scenario: Scenario, options: Options, matcher: Matcher) -> np.ndarray:
@@ -341,7 +360,7 @@ def solve(
             progress(done, total)
     if scenario.global_rules:
         joint = make_block(frame[frame["customer"].isin(coupled)], ctx, with_global=True)
-        results.append(solve_coupled(joint, solver, scenario, ctx.objective_scale))
+        results.append(solve_coupled(joint, solver, scenario, ctx))
         if progress:
             progress(total, total)
     _raise_conflicts(scenario, results)

@@ -124,12 +124,15 @@ def add_rows(block: Block, ctx: BuildContext) -> None:
     """Every global row over the block's options. A day of a per-day capacity that no
     option of the block can use gets no row; a horizon-wide row always does (an empty
     hard minimum must still make the model infeasible)."""
-    for spec in ctx.global_specs:
+    for index, spec in enumerate(ctx.global_specs):
         chosen, coefs = members(spec, block, ctx)
         if len(chosen) or spec.day is None:
+            before = len(block.rows)
             add_scaled(block, spec.rule, spec.reason, chosen,
                        ScaledRow(coefs, spec.lb, spec.ub, spec.scale, spec.exact),
                        spec.bounds, ctx)
+            # a soft two-sided rule is a row per side, each with its own slack
+            block.global_rows.extend((row, index) for row in range(before, len(block.rows)))
 
 
 def add_scaled(
