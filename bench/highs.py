@@ -23,12 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.methods import joint_block
+from bench.methods import joint_block, outcome_of
 from models import Scenario
 from optimiser.block import NO_LB, NO_UB, Block
 from optimiser.coordinate import Decomposition
 from optimiser.cpsat import SolverOptions, tiers_of, trivial_bound
-from optimiser.solve import SolveOutcome, combine, solve_block, whole
+from optimiser.solve import SolveOutcome, solve_block, whole
 
 
 def _matrix(block: Block) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -100,5 +100,5 @@ def highs_mip(scenario: Scenario, solver: SolverOptions) -> SolveOutcome:
     options, ctx, block = joint_block(scenario)
     with tempfile.TemporaryDirectory(prefix="highs-") as work:
         result = solve_highs(block, solver.time_limit_s, Path(work))
-    chunk = solve_block(block, [], solver, scenario, ctx, given=result)
-    return combine(options, [chunk], ctx.objective_scale, time.monotonic() - started)
+    part = solve_block(block, [], solver, scenario, ctx, given=result)
+    return outcome_of(options, part, ctx, started)

@@ -1,6 +1,6 @@
 """The benchmarked methods, each turning a scenario into a plan outcome.
 
-Every method reads the same solver-neutral block (optimiser.solve.make_block) and
+Every method reads the same solver-neutral block (optimiser.blocks.make_block) and
 its outcome is written with optimiser.plan, so every objective is recomputed the
 same exact way and every plan can be checked by optimiser.verify.
 
@@ -19,20 +19,15 @@ import numpy as np
 
 from models import Scenario
 from optimiser.block import Block
+from optimiser.block_state import RowState, ScanIndex
+from optimiser.blocks import PartPlan, finish, make_block
 from optimiser.cpsat import SolverOptions
+from optimiser.customer_block import from_block
 from optimiser.options import Options, build_options
-from optimiser.reasons import RowState, explain
 from optimiser.rules import BuildContext
 from optimiser.select import Matcher
-from optimiser.solve import (
-    ChunkResult,
-    SolveOutcome,
-    combine,
-    make_block,
-    solve,
-    solve_block,
-    whole,
-)
+from optimiser.solve import SolveOutcome, combine, solve, solve_block, whole
+from optimiser.suppressions import Suppressions
 
 
 def joint_block(scenario: Scenario) -> tuple[Options, BuildContext, Block]:
@@ -43,6 +38,13 @@ def joint_block(scenario: Scenario) -> tuple[Options, BuildContext, Block]:
     return options, ctx, make_block(options.frame, ctx, with_global=True)
 
 
+def outcome_of(options: Options, part: PartPlan, ctx: BuildContext,
+               started: float) -> SolveOutcome:
+    """The outcome of one joint block's part, its pre-filtered candidates included."""
+    part.suppressed = Suppressions.concat([options.suppressed, part.suppressed])
+    return combine([part], ctx.objective_scale, time.monotonic() - started)
+
+
 def contact_plan(scenario: Scenario, solver: SolverOptions) -> SolveOutcome:
     return solve(scenario, solver)
 
@@ -50,8 +52,8 @@ def contact_plan(scenario: Scenario, solver: SolverOptions) -> SolveOutcome:
 def cpsat_monolithic(scenario: Scenario, solver: SolverOptions) -> SolveOutcome:
     started = time.monotonic()
     options, ctx, block = joint_block(scenario)
-    result = solve_block(block, [whole(block)], solver, scenario, ctx)
-    return combine(options, [result], ctx.objective_scale, time.monotonic() - started)
+    return outcome_of(options, solve_block(block, [whole(block)], solver, scenario, ctx), ctx,
+                      started)
 
 
 def greedy(scenario: Scenario, solver: SolverOptions) -> SolveOutcome:
@@ -59,40 +61,24 @@ def greedy(scenario: Scenario, solver: SolverOptions) -> SolveOutcome:
     del solver  # no solver: the order decides
     started = time.monotonic()
     options, ctx, block = joint_block(scenario)
-    frame = block.options
-    cand = frame["cand"].to_numpy(np.int64)
-    coef = frame["coef"].to_numpy(float)
-    mandatory = frame["mandatory"].to_numpy(bool)
-    order = np.lexsort(
-        (frame["channel"].to_numpy(), frame["day"].to_numpy(), -coef,
-         frame["tier"].to_numpy(), ~mandatory)
-    )
-    order = order[(coef[order] > 0) | mandatory[order]]
-    state = RowState(block, np.array([], dtype=np.int64))
+    compact = from_block(block, len(ctx.global_specs))
+    order = np.lexsort((compact.channel, compact.day, -compact.coef, compact.tier,
+                        ~compact.mandatory))
+    order = order[(compact.coef[order] > 0) | compact.mandatory[order]]
+    specs = ctx.global_specs
+    index = ScanIndex(compact, *ScanIndex.spec_bounds([(s.lb, s.ub) for s in specs]))
+    state = RowState(compact, index, np.array([], dtype=np.int64))
     sent_cands: set[int] = set()
-    sent: list[int] = []
     for option in order.tolist():
-        if cand[option] in sent_cands or state.breaks_a_row(option):
+        if compact.cand[option] in sent_cands or state.breaks_a_row(option):
             continue
         state.add(option)
-        sent_cands.add(int(cand[option]))
-        sent.append(option)
-    sent_local = np.sort(np.array(sent, dtype=np.int64))
-    suppressed = explain(
-        block, state, scenario.candidates["candidate_id"].to_numpy(),
-        scenario.candidates["value"].to_numpy(float)
-    )
-    achieved = {tier: float(coefs[sent_local].sum()) for tier, coefs in block.objective.items()}
-    result = ChunkResult(
-        block.options["option"].to_numpy(np.int64)[sent_local],
-        suppressed,
-        achieved,
-        {},  # no bound: build_plan then reports the achieved value (the table shows none)
-        dict(block.bound_slack),
-        ["FEASIBLE"],
-        [],
-    )
-    return combine(options, [result], ctx.objective_scale, time.monotonic() - started)
+        sent_cands.add(int(compact.cand[option]))
+    part = finish(compact, state.sent, ctx, scenario)
+    part.bound = {}  # no bound: build_plan then reports the achieved value (the table shows none)
+    part.statuses = ["FEASIBLE"]
+    part.margin = dict(block.bound_slack)
+    return outcome_of(options, part, ctx, started)
 
 
 METHODS = {

@@ -2,7 +2,7 @@
 
 A backend has one job: `map(func, chunks, inputs)` calls `func(chunk, inputs)` for
 every chunk and yields the results in chunk order. `func` is a pure function
-(`optimiser.solve.solve_chunk_from`), so the plan never depends on which process
+(`optimiser.blocks.build_block`), so the plan never depends on which process
 or machine ran which chunk.
 
 - `LocalBackend(workers)`: inline with one worker, else a fork pool; the inputs
@@ -19,31 +19,36 @@ import multiprocessing
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from optimiser.solve import ChunkInputs, ChunkResult
-
-ChunkFunc = Callable[[np.ndarray, "ChunkInputs"], "ChunkResult"]
+Inputs = TypeVar("Inputs")
+Result = TypeVar("Result")
 
 
 class ChunkBackend(Protocol):
     def map(
-        self, func: ChunkFunc, chunks: Sequence[np.ndarray], inputs: ChunkInputs
-    ) -> Iterator[ChunkResult]:
+        self, func: Callable[[np.ndarray, Inputs], Result], chunks: Sequence[np.ndarray],
+        inputs: Inputs
+    ) -> Iterator[Result]:
         """Yield `func(chunk, inputs)` for every chunk, in chunk order."""
         ...
 
 
 # The inputs of the running solve, inherited by fork-pool processes (never pickled per task).
-_SHARED: dict[str, object] = {}
+_SHARED: dict[str, Any] = {}
 
 
-def _call_with_shared(func: ChunkFunc, customers: np.ndarray) -> ChunkResult:
-    inputs = _SHARED["inputs"]
-    return func(customers, inputs)  # type: ignore[arg-type]
+def _call_with_shared(func: Callable[[np.ndarray, Any], Result], customers: np.ndarray) -> Result:
+    return func(customers, _SHARED["inputs"])
+
+
+def _forked_worker() -> None:
+    """A fork-pool worker may not enter the parent's OpenMP threads (optimiser.exact)."""
+    from optimiser import exact
+
+    exact.PARALLEL = False
 
 
 class LocalBackend:
@@ -53,8 +58,9 @@ class LocalBackend:
         self.workers = workers
 
     def map(
-        self, func: ChunkFunc, chunks: Sequence[np.ndarray], inputs: ChunkInputs
-    ) -> Iterator[ChunkResult]:
+        self, func: Callable[[np.ndarray, Inputs], Result], chunks: Sequence[np.ndarray],
+        inputs: Inputs
+    ) -> Iterator[Result]:
         if self.workers <= 1 or len(chunks) <= 1:
             for chunk in chunks:
                 yield func(chunk, inputs)
@@ -62,7 +68,7 @@ class LocalBackend:
         _SHARED["inputs"] = inputs
         try:
             context = multiprocessing.get_context("fork")
-            with context.Pool(self.workers) as pool:
+            with context.Pool(self.workers, initializer=_forked_worker) as pool:
                 yield from pool.imap(partial(_call_with_shared, func), chunks)
         finally:
             _SHARED.clear()
@@ -92,8 +98,9 @@ class DaskBackend:
             self.client = Client(address)
 
     def map(
-        self, func: ChunkFunc, chunks: Sequence[np.ndarray], inputs: ChunkInputs
-    ) -> Iterator[ChunkResult]:
+        self, func: Callable[[np.ndarray, Inputs], Result], chunks: Sequence[np.ndarray],
+        inputs: Inputs
+    ) -> Iterator[Result]:
         if not chunks:
             return
         # one pickle of scenario + options + context (they share the scenario), sent to all

@@ -28,6 +28,8 @@ negative option coefficients, like floors.
 
 from __future__ import annotations
 
+import os
+import threading
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -38,6 +40,17 @@ NO_LB = -(2**62)
 NO_UB = 2**62
 
 OPTIMAL, INFEASIBLE, LIMIT, UNSUPPORTED = 0, 1, 2, 3
+
+# Whether batches run on every core (numba prange). Fork-pool workers switch it off and run
+# the same kernel on one thread: the pool already has a process per core.
+PARALLEL = True
+
+# numba's default threading layer here is GNU OpenMP, which is not fork-safe: numba kills
+# every child forked after OpenMP ran ("fork() called from a process already using GNU
+# OpenMP"), and the fork pool then respawns workers forever. The built-in workqueue layer
+# survives fork. It is not thread-safe, so only the main thread runs the parallel kernel.
+if "NUMBA_THREADING_LAYER" not in os.environ:
+    numba.config.THREADING_LAYER = "workqueue"
 
 _FIRST = 2**63 - 1  # sort key that puts candidates that must send ahead of any weight
 
@@ -144,9 +157,9 @@ def solve_batch(
     batch = tuple(
         np.ascontiguousarray(getattr(arrays, f), np.int64) for f in arrays.__dataclass_fields__
     )
-    _solve_all(
-        batch, weights, fixed, floor_coef, floor_lb, active, node_limit, chosen, value, status
-    )
+    parallel = PARALLEL and threading.current_thread() is threading.main_thread()
+    kernel = _solve_all if parallel else _solve_all_serial
+    kernel(batch, weights, fixed, floor_coef, floor_lb, active, node_limit, chosen, value, status)
     return chosen, value, status
 
 
@@ -217,6 +230,9 @@ def _solve_all(
             for o in pick:
                 if o >= 0:
                     chosen[a + o] = True
+
+
+_solve_all_serial = numba.njit(cache=True)(_solve_all.py_func)
 
 
 @numba.njit(cache=True)

@@ -57,8 +57,7 @@ class Plan:
 
 
 def build_plan(scenario: Scenario, outcome: SolveOutcome, run: Mapping[str, Any]) -> Plan:
-    options = outcome.options.frame
-    chosen = options.iloc[outcome.sent]
+    chosen = outcome.sends
     cands = scenario.candidates
     comms = scenario.communications
     channels = np.array(list(scenario.channels), dtype=object)

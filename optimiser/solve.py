@@ -1,15 +1,14 @@
-"""The solve loop: pre-filter, split customers, solve, fill, explain.
+"""The solve loop: customer blocks, then the customers global rules couple.
 
-Customers are independent unless a global rule (capacity, budget, volume)
-selects one of their options. Independent customers are processed in chunks
-(rows for a chunk are built in one vectorised pass), then each customer is
-solved as its own small model, greedily when no rule links two of its
-candidates. Chunks run on a backend (`optimiser/backends.py`): inline or a
-fork pool of `workers` processes, or a Dask cluster. Customers touched by a
-global rule are solved together in one joint model, in this process.
+Customers are built in blocks (optimiser/blocks.py) on a backend
+(optimiser/backends.py): inline, a fork pool of `workers` processes, or a Dask
+cluster. A block finishes its independent customers itself. Customers touched
+by a global rule (capacity, budget, volume) are then solved together, in this
+process: one joint CP-SAT model, or a priced decomposition above
+JOINT_OPTION_LIMIT coupled options.
 
 Every customer's result depends only on its own data and the seed, never on
-how customers were chunked, so the plan is the same for any worker count.
+how customers were grouped, so the plan is the same for any worker count.
 """
 
 from __future__ import annotations
@@ -23,11 +22,17 @@ import numpy as np
 import pandas as pd
 
 from models import InfeasibleError, Scenario
-from optimiser.arrays import unique
 from optimiser.backends import ChunkBackend, LocalBackend
 from optimiser.block import Block
-from optimiser.block_state import RowState as BlockRowState
-from optimiser.block_state import ScanIndex
+from optimiser.blocks import (
+    SEND_COLUMNS,
+    BlockInputs,
+    PartPlan,
+    build_block,
+    customer_blocks,
+    finish,
+    make_block,
+)
 from optimiser.coordinate import GLOBAL_REASONS, Decomposition, decompose
 from optimiser.cpsat import (
     SolverOptions,
@@ -38,15 +43,13 @@ from optimiser.cpsat import (
     tiers_of,
     trivial_bound,
 )
-from optimiser.customer_block import CustomerBlock, from_block
-from optimiser.options import Options, build_options
-from optimiser.reasons import RowState, describe_winners, explain_block, fill_block
-from optimiser.rules import BuildContext, add_customer_rules, add_global_rules
-from optimiser.rules.global_rules import GlobalRowSpec
+from optimiser.customer_block import from_block
+from optimiser.options import build_options
+from optimiser.reasons import RowState
+from optimiser.rules import BuildContext
 from optimiser.select import Matcher
 from optimiser.suppressions import Suppressions
 
-CHUNK_CUSTOMERS = 2000
 JOINT_OPTION_LIMIT = 300_000  # above this many coupled options, `auto` decomposes
 
 
@@ -61,8 +64,7 @@ Progress = Callable[[int, int], None]
 class SolveOutcome:
     """What the loop decided, before it is turned into a plan."""
 
-    options: Options
-    sent: np.ndarray  # indices into options.frame
+    sends: pd.DataFrame  # blocks.SEND_COLUMNS, one row per send, by candidate
     suppressed: Suppressions
     status: str
     achieved: dict[int, float]  # tier -> scaled objective (model units)
@@ -72,24 +74,6 @@ class SolveOutcome:
     runtime_s: float
     subproblems: dict[str, int] = field(default_factory=dict)
     prices: dict[str, float] = field(default_factory=dict)  # rule -> value per metric unit
-
-
-def make_block(options_frame: pd.DataFrame, ctx: BuildContext, with_global: bool) -> Block:
-    frame = options_frame.reset_index(names="option")
-    block = Block(frame)
-    add_customer_rules(block, ctx)
-    if with_global:
-        add_global_rules(block, ctx)
-    else:
-        block.finish_links()
-    scale = ctx.objective_scale
-    tiers = frame["tier"].to_numpy(np.int64)
-    coefs = np.round(frame["coef"].to_numpy(float) * scale).astype(np.int64)
-    for tier in np.unique(tiers):
-        block.objective[int(tier)] = np.where(tiers == tier, coefs, 0)
-        count = frame.loc[tiers == tier, "cand"].nunique()
-        block.bound_slack[int(tier)] = block.bound_slack.get(int(tier), 0.0) + 0.5 * count / scale
-    return block
 
 
 def split_by_customer(block: Block) -> list[SubProblem]:
@@ -143,22 +127,9 @@ def is_trivial(block: Block, sub: SubProblem) -> bool:
     )
 
 
-@dataclass
-class ChunkResult:
-    sent: np.ndarray  # global option indices
-    suppressed: Suppressions
-    achieved: dict[int, float]
-    bound: dict[int, float]
-    margin: dict[int, float]
-    statuses: list[str]
-    conflicts: list[tuple[list[str], np.ndarray]]
-    solver_calls: int = 0
-    prices: dict[str, float] = field(default_factory=dict)
-
-
 def solve_coupled(
     block: Block, solver: SolverOptions, scenario: Scenario, ctx: BuildContext
-) -> ChunkResult:
+) -> PartPlan:
     """The customers linked by global rules: one joint CP-SAT model, or decomposition."""
     strategy = solver.strategy
     if strategy == "auto":
@@ -194,20 +165,6 @@ def _has_slack(block: Block) -> np.ndarray:
     return np.bincount(entry_row, weights=rows.entry_var >= n_vars, minlength=len(lengths)) > 0
 
 
-def _global_reasons(block: CustomerBlock, state: BlockRowState, specs: list[GlobalRowSpec],
-                    candidate_ids: np.ndarray, values: np.ndarray) -> list[tuple[str, str, str]]:
-    """(reason, rule, what won) of every global row spec, from this block's sends (the
-    block holds every customer the rows couple)."""
-    sent = np.zeros(block.n_options, dtype=bool)
-    sent[state.sent] = True
-    out = []
-    for g, spec in enumerate(specs):
-        members = block.global_option[block.global_ptr[g]:block.global_ptr[g + 1]]
-        won = unique(block.cand[members[sent[members]]])
-        out.append((spec.reason, spec.rule.name, describe_winners(won, candidate_ids, values)))
-    return out
-
-
 def solve_block(
     block: Block,
     subs: list[SubProblem],
@@ -215,8 +172,8 @@ def solve_block(
     scenario: Scenario,
     ctx: BuildContext,
     given: Decomposition | None = None,
-) -> ChunkResult:
-    """Solve each sub-problem (or take a decomposition's result), fill, explain.
+) -> PartPlan:
+    """Solve each sub-problem by CP-SAT (or take a decomposition's result), fill, explain.
 
     Everything here is in the block's local option numbering.
     """
@@ -237,95 +194,34 @@ def solve_block(
         for r, s in zip(results[len(results) - len(subs):], subs, strict=True)
         if r.status == "INFEASIBLE"
     ]
-    sent_local = np.concatenate([r.sent for r in results] or [np.array([], dtype=np.int64)])
-    specs = ctx.global_specs
-    compact = from_block(block, len(specs))
+    compact = from_block(block, len(ctx.global_specs))
+    if conflicts:
+        return PartPlan(pd.DataFrame(columns=list(SEND_COLUMNS)), Suppressions.empty(), {}, {},
+                        {}, ["INFEASIBLE"], conflicts)
     position = np.empty(block.n_options, dtype=np.int64)
     position[compact.source] = np.arange(block.n_options)
-    index = ScanIndex(compact, *ScanIndex.spec_bounds([(s.lb, s.ub) for s in specs]))
-    state = BlockRowState(compact, index, position[sent_local.astype(np.int64)])
-    added = fill_block(compact, state)
-    sent_local = np.sort(compact.source[state.sent])
-    offset = len(results) - len(subs)
-    for position_in, sub in enumerate(subs):
-        result = results[offset + position_in]
-        if result.status == "UNKNOWN" and state.rows_hold([s.rule.soft is None for s in specs]):
+    sent = np.concatenate([r.sent for r in results] or [np.array([], dtype=np.int64)])
+    part = finish(compact, position[sent.astype(np.int64)], ctx, scenario)
+    statuses = []
+    part.bound = {}
+    for result, sub in zip(results[len(results) - len(subs):], subs, strict=True):
+        if result.status == "UNKNOWN" and _every_hard_row_holds(
+                block, compact.source[part.sent_options]):
             # CP-SAT found nothing in its time, but the greedy fill did: a plan with
             # honest trivial bounds beats no plan at all
-            bounds = {t: trivial_bound(block, sub, t) for t in tiers_of(block, sub)}
-            results[offset + position_in] = SubResult(result.sent, "FEASIBLE", {}, bounds)
-    candidate_ids = scenario.candidates["candidate_id"].to_numpy()
-    values = scenario.candidates["value"].to_numpy(float)
-    suppressed = (explain_block(compact, state, candidate_ids, values,
-                                _global_reasons(compact, state, specs, candidate_ids, values))
-                  if not conflicts else Suppressions.empty())
-    achieved: dict[int, float] = {}
-    bound: dict[int, float] = {}
-    for result in results:
-        for tier, value in result.achieved.items():
-            achieved[tier] = achieved.get(tier, 0.0) + value
+            result = SubResult(result.sent, "FEASIBLE", {},
+                               {t: trivial_bound(block, sub, t) for t in tiers_of(block, sub)})
+        statuses.append(result.status)
         for tier, upper in result.bound.items():
-            bound[tier] = bound.get(tier, 0.0) + upper
-    # the greedy fill can only raise objectives: count what it added
-    for tier, gain in zip(compact.tier[added], compact.objective[added], strict=True):
-        achieved[int(tier)] = achieved.get(int(tier), 0.0) + float(gain)
-    global_sent = block.options["option"].to_numpy(np.int64)[sent_local]
-    return ChunkResult(
-        global_sent,
-        suppressed,
-        achieved,
-        bound,
-        dict(block.bound_slack),
-        [r.status for r in results],
-        conflicts,
-        calls,
-        dict(given.prices) if given is not None else {},
-    )
-
-
-@dataclass(frozen=True)
-class ChunkInputs:
-    """What every chunk of independent customers is solved from (the same for all chunks)."""
-
-    scenario: Scenario
-    options: Options
-    ctx: BuildContext
-    solver: SolverOptions
-
-
-def solve_chunk(
-    customers: np.ndarray,
-    scenario: Scenario,
-    options: Options,
-    ctx: BuildContext,
-    solver: SolverOptions,
-) -> ChunkResult:
-    """Solve one chunk of independent customers: a pure function of its arguments.
-
-    The result depends only on the customers' own data and the seed, so it is the
-    same whichever process or machine runs it.
-    """
-    frame = options.frame
-    chunk = frame[frame["customer"].isin(customers)]
-    block = make_block(chunk, ctx, with_global=False)
-    return solve_block(block, split_by_customer(block), solver, scenario, ctx)
-
-
-def solve_chunk_from(customers: np.ndarray, inputs: ChunkInputs) -> ChunkResult:
-    """`solve_chunk` with its shared inputs bundled: what a backend calls per chunk."""
-    return solve_chunk(customers, inputs.scenario, inputs.options, inputs.ctx, inputs.solver)
-
-
-def coupled_customers(scenario: Scenario, options: Options, matcher: Matcher) -> np.ndarray:
-    """Customers with an option selected by any global rule: they share the joint model."""
-    frame = options.frame
-    if frame.empty or not scenario.global_rules:
-        return np.array([], dtype=np.int64)
-    sends = BuildContext.sends(Block(frame))
-    touched = np.zeros(len(frame), dtype=bool)
-    for rule in scenario.global_rules:
-        touched |= matcher.match(rule.select, sends)
-    return np.unique(frame["customer"].to_numpy(np.int64)[touched])
+            part.bound[tier] = part.bound.get(tier, 0.0) + upper
+    if given is not None:
+        statuses.insert(0, "FEASIBLE")
+        for tier, upper in given.bound.items():
+            part.bound[tier] = part.bound.get(tier, 0.0) + upper
+        part.prices = dict(given.prices)
+    part.statuses, part.solver_calls = statuses, calls
+    part.margin = dict(block.bound_slack)
+    return part
 
 
 def solve(
@@ -336,38 +232,37 @@ def solve(
 ) -> SolveOutcome:
     """Run the whole optimisation; raise InfeasibleError with a diagnosis when impossible.
 
-    `backend` runs the chunks of independent customers (default: this machine with
-    `solver.workers` processes); the plan does not depend on it.
+    `backend` builds the customer blocks (default: this machine with `solver.workers`
+    processes); the plan does not depend on it.
     """
     started = time.monotonic()
-    matcher = Matcher(scenario)
-    ctx = BuildContext(scenario, matcher)
-    options = build_options(scenario, matcher, ctx.codes)
-    coupled = coupled_customers(scenario, options, matcher)
-    frame = options.frame
-    independent = np.setdiff1d(np.unique(frame["customer"].to_numpy(np.int64)), coupled)
-    chunks = [
-        independent[i : i + CHUNK_CUSTOMERS] for i in range(0, len(independent), CHUNK_CUSTOMERS)
-    ]
+    ctx = BuildContext(scenario, Matcher(scenario))
+    blocks = customer_blocks(ctx.codes.n_customers)
     runner = backend if backend is not None else LocalBackend(solver.workers)
-    inputs = ChunkInputs(scenario, options, ctx, solver)
-    results: list[ChunkResult] = []
-    total = len(chunks) + (1 if scenario.global_rules else 0)
-    # results come back in chunk order, whatever ran them: `combine` sums in that order
-    for done, result in enumerate(runner.map(solve_chunk_from, chunks, inputs), start=1):
-        results.append(result)
+    inputs = BlockInputs(scenario, ctx, solver)
+    parts: list[PartPlan] = []
+    coupled: list[np.ndarray] = []
+    total = len(blocks) + (1 if scenario.global_rules else 0)
+    # results come back in block order, whatever ran them: `combine` sums in that order
+    for done, built in enumerate(runner.map(build_block, blocks, inputs), start=1):
+        parts.append(built.independent)
+        coupled.append(built.coupled)
         if progress:
             progress(done, total)
+    _raise_conflicts(scenario, parts)
+    customers = np.concatenate(coupled) if coupled else np.zeros(0, dtype=np.int64)
     if scenario.global_rules:
-        joint = make_block(frame[frame["customer"].isin(coupled)], ctx, with_global=True)
-        results.append(solve_coupled(joint, solver, scenario, ctx))
+        # the blocks reported these customers' pre-filtered candidates already
+        options = build_options(scenario, ctx.matcher, ctx.codes, customers)
+        joint = make_block(options.frame, ctx, with_global=True)
+        parts.append(solve_coupled(joint, solver, scenario, ctx))
         if progress:
             progress(total, total)
-    _raise_conflicts(scenario, results)
-    return combine(options, results, ctx.objective_scale, time.monotonic() - started)
+    _raise_conflicts(scenario, parts)
+    return combine(parts, ctx.objective_scale, time.monotonic() - started)
 
 
-def _raise_conflicts(scenario: Scenario, results: list[ChunkResult]) -> None:
+def _raise_conflicts(scenario: Scenario, results: list[PartPlan]) -> None:
     for result in results:
         for rules, cands in result.conflicts:
             ids = scenario.candidates["candidate_id"].to_numpy()
@@ -389,28 +284,26 @@ def _raise_conflicts(scenario: Scenario, results: list[ChunkResult]) -> None:
             )
 
 
-def combine(
-    options: Options, results: list[ChunkResult], scale: int, runtime: float
-) -> SolveOutcome:
-    """One outcome from the results of every block: the public hook for other methods
+def combine(parts: list[PartPlan], scale: int, runtime: float) -> SolveOutcome:
+    """One outcome from the finished parts of the plan: the public hook for other methods
     (bench/ turns its baselines' results into plans with it)."""
-    sent = np.sort(np.concatenate([r.sent for r in results] or [np.array([], dtype=np.int64)]))
-    suppressed = Suppressions.concat([options.suppressed] + [r.suppressed for r in results])
+    frames = [p.sends for p in parts if len(p.sends)]
+    sends = (pd.concat(frames, ignore_index=True) if frames
+             else pd.DataFrame(columns=list(SEND_COLUMNS)))
+    sends = sends.sort_values(["cand"], kind="stable").reset_index(drop=True)
+    suppressed = Suppressions.concat([p.suppressed for p in parts])
     achieved: dict[int, float] = {}
     bound: dict[int, float] = {}
     margin: dict[int, float] = {}
     statuses: list[str] = []
     calls = 0
     prices: dict[str, float] = {}
-    for result in results:
-        prices.update(result.prices)
-        statuses.extend(result.statuses)
-        calls += result.solver_calls
-        for target, source in (
-            (achieved, result.achieved),
-            (bound, result.bound),
-            (margin, result.margin),
-        ):
+    for part in parts:
+        prices.update(part.prices)
+        statuses.extend(part.statuses)
+        calls += part.solver_calls
+        for target, source in ((achieved, part.achieved), (bound, part.bound),
+                               (margin, part.margin)):
             for tier, value in source.items():
                 target[tier] = target.get(tier, 0.0) + value
     if any(s == "UNKNOWN" for s in statuses):
@@ -419,16 +312,5 @@ def combine(
             "raise --time-limit"
         )
     status = "OPTIMAL" if all(s == "OPTIMAL" for s in statuses) else "FEASIBLE"
-    return SolveOutcome(
-        options,
-        sent,
-        suppressed,
-        status,
-        achieved,
-        bound,
-        margin,
-        scale,
-        runtime,
-        {"subproblems": len(statuses), "solver_calls": calls},
-        prices,
-    )
+    return SolveOutcome(sends, suppressed, status, achieved, bound, margin, scale, runtime,
+                        {"subproblems": len(statuses), "solver_calls": calls}, prices)

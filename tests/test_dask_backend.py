@@ -2,7 +2,7 @@
 
 Two seeded random scenarios of 600 customers (one with only per-customer rules,
 one with a global capacity that couples some customers), planned locally and on
-a two-process `LocalCluster`; chunks are made small so several tasks run.
+a two-process `LocalCluster`; blocks are made small so several tasks run.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from models import load_scenario
-from optimiser import solve as solve_module
+from optimiser import blocks as blocks_module
 from optimiser.backends import ChunkBackend, LocalBackend
 from optimiser.cli import main
 from optimiser.cpsat import SolverOptions
@@ -77,9 +77,9 @@ def scheduler() -> Iterator[str]:
 
 
 @pytest.fixture(autouse=True)
-def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
-    # 600 customers in chunks of 50: a dozen tasks, so both workers get several
-    monkeypatch.setattr(solve_module, "CHUNK_CUSTOMERS", 50)
+def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 600 customers in blocks of 50: a dozen tasks, so both workers get several
+    monkeypatch.setattr(blocks_module, "BLOCK_CUSTOMERS", 50)
 
 
 def same_plan(a: Path, b: Path) -> None:
