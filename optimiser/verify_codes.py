@@ -109,7 +109,7 @@ def distinct_codes(values: pd.Series | Text) -> tuple[np.ndarray, list[str]]:
     with `facts[codes]`."""
     column = text_of(values)
     if column.null_count:
-        column = pc.fill_null(plain_text(column), "")
+        column = text_of(pc.fill_null(plain_text(column), ""))
     if not pa.types.is_dictionary(column.type):
         column = pc.dictionary_encode(column)
     dictionaries = pa.chunked_array([chunk.dictionary.cast(TEXT) for chunk in column.chunks], TEXT)
