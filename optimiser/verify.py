@@ -10,7 +10,8 @@ windows, weights and penalties are re-implemented here from the spec
 hide itself by being repeated in its own check. Only the data layer (`models`)
 is shared. The checks work on integer codes (optimiser/verify_codes.py): the
 plan's ids are looked up once, then every check is a whole-array pass, so a
-plan of fifteen million candidates verifies in about a minute.
+plan of fifteen million candidates (a million customers) verifies in well
+under a minute, in a few GB.
 
 - planned sends come from calendar.csv, joined to the scenario's candidate and
   communication rows (the plan decides day and channel; who gets which message
@@ -437,6 +438,11 @@ def _cells(rows: PlanRows, table: str, picked: np.ndarray) -> Callable[[int, str
 def check_send_dates_and_channels(codes: ScenarioCodes, rows: PlanRows, sends: Sends) -> list[str]:
     """Each send: a real date in the horizon and in its window, on an allowed, declared,
     consented channel that is open that day."""
+    return _send_dates(codes, rows, sends) + _send_channels(codes, rows, sends)
+
+
+def _send_dates(codes: ScenarioCodes, rows: PlanRows, sends: Sends) -> list[str]:
+    """Calendar dates are ISO dates in the horizon and in the candidate's window."""
     scenario = codes.scenario
     every = _cells(rows, "calendar", np.arange(rows.calendar.num_rows))
     lines = _report(
@@ -466,7 +472,14 @@ def check_send_dates_and_channels(codes: ScenarioCodes, rows: PlanRows, sends: S
             f"its window {scenario.date_of(earliest[i])}..{scenario.date_of(latest[i])}"
         ),
     )
-    lines += _report(
+    return lines
+
+
+def _send_channels(codes: ScenarioCodes, rows: PlanRows, sends: Sends) -> list[str]:
+    """Each send's channel is one of its candidate's, declared, consented and open."""
+    scenario = codes.scenario
+    cell = _cells(rows, "calendar", sends.row)
+    lines = _report(
         "channel not allowed",
         np.flatnonzero(~codes.allowed(sends.candidate, sends.channel)),
         lambda i: (

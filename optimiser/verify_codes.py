@@ -156,6 +156,15 @@ def day_offsets(values: Text, start: dt.date) -> np.ndarray:
 # --------------------------------------------------------------------------- plan files
 
 
+def release_arrow_memory() -> None:
+    """Hand Arrow's freed buffers back to the system.
+
+    Arrow's allocator keeps freed memory for reuse; after the look-ups over fifteen
+    million ids that is gigabytes the numpy passes that follow cannot use.
+    """
+    pa.default_memory_pool().release_unused()
+
+
 def csv_header(path: Path) -> list[str]:
     """The column names of a CSV file (raises ValueError on an empty file)."""
     with path.open(encoding="utf-8-sig", newline="") as handle:
@@ -181,7 +190,7 @@ def read_text_csv(path: Path, columns: list[str], repeated: frozenset[str]) -> p
         name: pa.dictionary(pa.int32(), pa.string()) if name in repeated else TEXT
         for name in columns
     }
-    return pa_csv.read_csv(
+    table = pa_csv.read_csv(
         path,
         read_options=pa_csv.ReadOptions(block_size=CSV_BLOCK_BYTES),
         parse_options=pa_csv.ParseOptions(newlines_in_values=True),
@@ -192,6 +201,8 @@ def read_text_csv(path: Path, columns: list[str], repeated: frozenset[str]) -> p
             quoted_strings_can_be_null=False,
         ),
     )
+    release_arrow_memory()  # the parser's buffers
+    return table
 
 
 # --------------------------------------------------------------------------- the scenario
@@ -391,6 +402,7 @@ class PlanRows:
             type=TEXT,
         )
         candidate = positions_in(ids, codes.candidate_ids)  # one hash table for both files
+        release_arrow_memory()
         return cls(
             calendar=calendar,
             suppressed=suppressed,
