@@ -479,7 +479,6 @@ class Events:
     planned: np.ndarray
     candidate: np.ndarray
     origin: np.ndarray
-    send: np.ndarray  # index into Sends, -1 for history
 
     @classmethod
     def build(cls, codes: ScenarioCodes, sends: Sends) -> Events:
@@ -499,9 +498,6 @@ class Events:
                 [sends.candidate, n_candidates + np.arange(n_history, dtype=np.int64)]
             ),
             "origin": np.arange(len(day), dtype=np.int64),
-            "send": np.concatenate(
-                [np.arange(len(sends), dtype=np.int64), np.full(n_history, -1, np.int64)]
-            ),
         }
         return cls(**{name: values[order] for name, values in columns.items()})
 
