@@ -30,6 +30,7 @@ import pandas as pd
 import pytest
 import yaml
 
+import optimiser.verify as verify_module
 from models import load_scenario
 from optimiser.verify import verify_plan
 
@@ -473,25 +474,86 @@ def test_bad_status(tmp_path: Path) -> None:
     assert mentions(verify(tmp_path, plan), "status", "INFEASIBLE")
 
 
+def test_calendar_must_be_sorted(tmp_path: Path) -> None:
+    folder = write_plan(tmp_path / "plan", correct_plan())
+    lines = (folder / "calendar.csv").read_text(encoding="utf-8").splitlines()
+    shuffled = [lines[0], *reversed(lines[1:])]
+    (folder / "calendar.csv").write_text("\n".join(shuffled) + "\n", encoding="utf-8")
+    scenario = load_scenario(write_scenario(tmp_path / "scenario"))
+    assert verify_plan(scenario, folder) == ["calendar.csv is not sorted by date, customer_id"]
+
+
+def test_cells_are_read_as_written(tmp_path: Path) -> None:
+    """Quoted commas, quotes and line breaks in a cell; ids that look like numbers."""
+    plan = correct_plan()
+    plan["suppressed"][0]["detail"] = 'no consent, "really"\non sms'
+    folder = write_plan(tmp_path / "plan", plan)
+    scenario = load_scenario(write_scenario(tmp_path / "scenario"))
+    assert verify_plan(scenario, folder) == []
+
+
+def test_unparsable_csv(tmp_path: Path) -> None:
+    folder = write_plan(tmp_path / "plan", correct_plan())
+    with (folder / "suppressed.csv").open("a", encoding="utf-8") as handle:
+        handle.write("K9,C2,NEWS,digital,no_value,,a detail,and one field too many\n")
+    scenario = load_scenario(write_scenario(tmp_path / "scenario"))
+    problems = verify_plan(scenario, folder)
+    assert len(problems) == 1 and problems[0].startswith("suppressed.csv cannot be read: ")
+
+
+def test_unreadable_date(tmp_path: Path) -> None:
+    plan = correct_plan()
+    plan["calendar"][3]["date"] = "2026-11-31"
+    problems = verify(tmp_path, plan)
+    assert "calendar row of candidate 'K3': date '2026-11-31' is not ISO" in problems
+
+
 # --------------------------------------------------------------------------- 2. accounting
 
 
 def test_missing_candidate(tmp_path: Path) -> None:
     plan = correct_plan()
     plan["suppressed"] = [r for r in plan["suppressed"] if r["candidate_id"] != "K7"]
-    assert mentions(verify(tmp_path, plan), "'K7'", "missing")
+    assert verify(tmp_path, plan) == [
+        "candidate 'K7' is missing: neither in calendar.csv nor in suppressed.csv"
+    ]
+
+
+def test_many_missing_candidates_are_listed_by_id_then_counted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(verify_module, "MAX_LINES_PER_KIND", 2)
+    plan = correct_plan()
+    plan["suppressed"] = [r for r in plan["suppressed"] if r["candidate_id"] not in MISSING]
+    assert verify(tmp_path, plan) == [
+        "candidate 'K5' is missing: neither in calendar.csv nor in suppressed.csv",
+        "candidate 'K6' is missing: neither in calendar.csv nor in suppressed.csv",
+        "missing candidates: ... and 2 more like these (4 in all)",
+    ]
+
+
+MISSING = ("K8", "K6", "K7", "K5")
 
 
 def test_candidate_listed_twice(tmp_path: Path) -> None:
     plan = correct_plan()
     plan["suppressed"].append(suppress("K3", "frequency_cap", "marketing-2-per-7"))
-    assert mentions(verify(tmp_path, plan), "'K3'", "2 times")
+    assert verify(tmp_path, plan) == [
+        "candidate 'K3' appears 2 times (calendar 1, suppressed 1); expected exactly once"
+    ]
 
 
 def test_unknown_candidate(tmp_path: Path) -> None:
     plan = correct_plan()
     plan["suppressed"].append({**suppress("K3", "no_value"), "candidate_id": "K99"})
-    assert mentions(verify(tmp_path, plan), "'K99'", "not in the scenario")
+    assert verify(tmp_path, plan) == ["candidate 'K99' is in the plan but not in the scenario"]
+
+
+def test_unknown_candidate_in_the_calendar_is_not_a_send(tmp_path: Path) -> None:
+    plan = correct_plan()
+    plan["calendar"].append({**send("K3", "2026-11-28", "email"), "candidate_id": "K98"})
+    # not counted as a send: no cap, gap or objective line, only the unknown id
+    assert verify(tmp_path, plan) == ["candidate 'K98' is in the plan but not in the scenario"]
 
 
 def test_calendar_row_facts_must_match(tmp_path: Path) -> None:
@@ -499,14 +561,29 @@ def test_calendar_row_facts_must_match(tmp_path: Path) -> None:
     plan["calendar"][3]["comm_id"] = "PROMO"
     plan["calendar"][3]["value"] = 7
     problems = verify(tmp_path, plan)
-    assert mentions(problems, "'K3'", "comm_id")
-    assert mentions(problems, "'K3'", "value")
+    assert (
+        "calendar row of candidate 'K3': comm_id is 'PROMO', the scenario says 'NEWS'" in problems
+    )
+    assert "calendar row of candidate 'K3': value is '7', the scenario says 1.0" in problems
 
 
 def test_wrong_cost(tmp_path: Path) -> None:
     plan = correct_plan()
     plan["calendar"][0]["cost"] = 0.01  # forgot the communication's own cost
-    assert mentions(verify(tmp_path, plan), "'K1'", "cost")
+    assert verify(tmp_path, plan) == [
+        f"calendar row of candidate 'K1': cost is '0.01', expected {0.01 + 0.1!r} "
+        "(channel email + communication BILL)"
+    ]
+
+
+def test_suppressed_row_facts_must_match(tmp_path: Path) -> None:
+    plan = correct_plan()
+    plan["suppressed"][0]["customer_id"] = "C1"
+    plan["suppressed"][0]["product_line"] = "cards"
+    assert verify(tmp_path, plan) == [
+        "suppressed row of candidate 'K4': customer_id is 'C1', the scenario says 'C2'",
+        "suppressed row of candidate 'K4': product_line is 'cards', the scenario says 'billing'",
+    ]
 
 
 # --------------------------------------------------------------------------- 3. each send
@@ -515,27 +592,47 @@ def test_wrong_cost(tmp_path: Path) -> None:
 def test_send_on_closed_day(tmp_path: Path) -> None:
     plan = correct_plan()
     move(plan, "K1", "2026-11-25", "call")  # call is closed on that date
-    assert mentions(verify(tmp_path, plan), "'K1'", "closed")
+    problems = verify(tmp_path, plan)
+    assert "send of candidate 'K1' on call on 2026-11-25, a day the channel is closed" in problems
 
 
 def test_send_without_consent(tmp_path: Path) -> None:
     plan = correct_plan()
     move(plan, "K4", "2026-11-24", "sms")
-    assert mentions(verify(tmp_path, plan), "'K4'", "no consent")
+    problems = verify(tmp_path, plan)
+    assert "send of candidate 'K4' on sms but customer 'C2' has no consent for sms" in problems
 
 
 def test_send_outside_window_and_horizon(tmp_path: Path) -> None:
     plan = correct_plan()
     move(plan, "K7", "2026-11-30", "email")
     problems = verify(tmp_path, plan)
-    assert mentions(problems, "'K7'", "outside the horizon")
-    assert mentions(problems, "'K7'", "outside its window")
+    assert (
+        "send of candidate 'K7' on 2026-11-30 is outside the horizon 2026-11-23..2026-11-29"
+        in problems
+    )
+    assert (
+        "send of candidate 'K7' on 2026-11-30 is outside its window 2026-12-10..2026-12-12"
+        in problems
+    )
 
 
 def test_channel_not_allowed(tmp_path: Path) -> None:
     plan = correct_plan()
     move(plan, "K3", "2026-11-27", "sms")
-    assert mentions(verify(tmp_path, plan), "'K3'", "not one of its channels")
+    problems = verify(tmp_path, plan)
+    assert "send of candidate 'K3' uses channel 'sms', not one of its channels 'email'" in problems
+
+
+def test_undeclared_channel(tmp_path: Path) -> None:
+    plan = correct_plan()
+    plan["calendar"][3] = {**plan["calendar"][3], "channel": "fax"}
+    problems = verify(tmp_path, plan)
+    assert "send of candidate 'K3' uses channel 'fax', which the scenario does not declare" in (
+        problems
+    )
+    assert "send of candidate 'K3' uses channel 'fax', not one of its channels 'email'" in problems
+    assert not mentions(problems, "'K3'", "cost")  # no declared cost to compare with
 
 
 # --------------------------------------------------------------------------- 4. reasons
@@ -556,12 +653,40 @@ def test_false_data_reasons(tmp_path: Path) -> None:
     assert mentions(problems, "'K9'", "outside_horizon")
 
 
+def test_false_data_reasons_say_what_the_data_allows(tmp_path: Path) -> None:
+    plan = correct_plan()
+    plan["calendar"] = [r for r in plan["calendar"] if r["candidate_id"] != "K9"]
+    plan["suppressed"] = [r for r in plan["suppressed"] if r["candidate_id"] not in ("K7", "K8")]
+    plan["suppressed"] += [
+        suppress("K9", "no_consent"),  # C2 consents to email, open all week
+        suppress("K7", "channel_closed"),  # its window is in December
+        suppress("K8", "no_consent"),  # C3 consents to call, closed Sat..Sun
+    ]
+    problems = [line for line in verify(tmp_path, plan) if "suppressed for" in line]
+    assert problems == [
+        "candidate 'K9' is suppressed for no_consent but its window is in the horizon and a "
+        "consented channel is open in it",
+        "candidate 'K8' is suppressed for no_consent but a consented channel exists, though "
+        "every one is closed throughout its window",
+    ]  # K7: channel_closed is true of a window outside the horizon (no open day in it)
+
+
 def test_false_duplicate(tmp_path: Path) -> None:
     plan = correct_plan()
     plan["calendar"] = [r for r in plan["calendar"] if r["candidate_id"] != "K2"]
     plan["suppressed"].append(suppress("K2", "capacity", "call-seats"))
     # K6 is now the only copy of the 'offer' message and no history holds it
-    assert mentions(verify(tmp_path, plan), "'K6'", "duplicate")
+    assert (
+        "candidate 'K6' is suppressed as a duplicate but no other copy of its message is "
+        "planned and no recent history send of it blocks its window"
+    ) in verify(tmp_path, plan)
+
+
+def test_duplicate_when_dedup_is_off(tmp_path: Path) -> None:
+    doc = copy.deepcopy(BASE_YAML)
+    doc["dedup"] = False
+    problems = verify(tmp_path, correct_plan(), doc)
+    assert problems == ["candidate 'K6' is suppressed as a duplicate but dedup is off"]
 
 
 def test_duplicate_explained_by_history_through_closed_days(tmp_path: Path) -> None:
@@ -606,9 +731,29 @@ def test_duplicate_explained_by_history_through_closed_days(tmp_path: Path) -> N
 def test_frequency_cap_exceeded_with_history(tmp_path: Path) -> None:
     plan = correct_plan()
     move(plan, "K3", "2026-11-26", "email")  # with history on 11-20: 3 in 11-20..11-26
-    problems = verify(tmp_path, plan)
-    assert problems == [line for line in problems if "marketing-2-per-7" in line]
-    assert mentions(problems, "marketing-2-per-7", "'C1'", "1 history")
+    assert verify(tmp_path, plan) == [
+        "frequency_cap 'marketing-2-per-7': customer 'C1' has 3 matching sends (2 planned, "
+        "1 history) in the 7 days from 2026-11-20 to 2026-11-26 (max 2)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("window", "expected"),
+    [
+        # K2 (11-24) is 4 days after the history send: only K2 and K3 share 4 days
+        (4, "2 matching sends (2 planned, 0 history) in the 4 days from 2026-11-24 to 2026-11-27"),
+        # 5 days reach the history send; one line per customer: its earliest overfull window
+        (5, "2 matching sends (1 planned, 1 history) in the 5 days from 2026-11-20 to 2026-11-24"),
+    ],
+)
+def test_frequency_cap_window_length(tmp_path: Path, window: int, expected: str) -> None:
+    doc = copy.deepcopy(BASE_YAML)
+    doc["rules"][0]["frequency_cap"].update({"window_days": window, "max": 1})
+    plan = correct_plan()
+    move(plan, "K3", "2026-11-26", "email")
+    assert verify(tmp_path, plan, doc) == [
+        f"frequency_cap 'marketing-2-per-7': customer 'C1' has {expected} (max 1)"
+    ]
 
 
 def test_frequency_cap_per_week(tmp_path: Path) -> None:
@@ -623,7 +768,10 @@ def test_frequency_cap_per_week(tmp_path: Path) -> None:
     }
     assert verify(tmp_path, correct_plan(), doc) == []  # history (previous week) not counted
     doc["rules"][0]["frequency_cap"]["max"] = 1
-    assert mentions(verify(tmp_path, correct_plan(), doc), "one-promo-a-week", "'C1'")
+    assert verify(tmp_path, correct_plan(), doc) == [
+        "frequency_cap 'one-promo-a-week': customer 'C1' has 2 matching sends (2 planned) in "
+        "the week of 2026-11-23 (max 1)"
+    ]
 
 
 def test_frequency_cap_over_horizon_ignores_history(tmp_path: Path) -> None:
@@ -638,46 +786,135 @@ def test_frequency_cap_over_horizon_ignores_history(tmp_path: Path) -> None:
     }
     assert verify(tmp_path, correct_plan(), doc) == []
     doc["rules"][0]["frequency_cap"]["max"] = 1
-    assert mentions(verify(tmp_path, correct_plan(), doc), "two-in-horizon", "'C1'")
+    assert verify(tmp_path, correct_plan(), doc) == [
+        "frequency_cap 'two-in-horizon': customer 'C1' has 2 matching sends in the horizon (max 1)"
+    ]
 
 
 def test_min_gap_violated(tmp_path: Path) -> None:
     doc = copy.deepcopy(BASE_YAML)
     doc["rules"][1]["min_gap"]["days"] = 4  # K2 on 11-24, K3 on 11-27: only 3 days apart
-    problems = verify(tmp_path, correct_plan(), doc)
-    assert mentions(problems, "marketing-gap", "'K3'", "'K2'")
+    assert verify(tmp_path, correct_plan(), doc) == [
+        "min_gap 'marketing-gap': customer 'C1' gets NEWS (candidate 'K3') on 2026-11-27, "
+        "less than 4 days after PROMO (candidate 'K2') on 2026-11-24"
+    ]
+    doc["rules"][1]["min_gap"]["days"] = 3  # exactly 3 days apart is allowed
+    assert verify(tmp_path, correct_plan(), doc) == []
 
 
 def test_min_gap_counts_history_as_first(tmp_path: Path) -> None:
     doc = copy.deepcopy(BASE_YAML)
     doc["rules"][1]["min_gap"]["days"] = 5  # history TIPS on 11-20, K2 on 11-24
-    assert mentions(verify(tmp_path, correct_plan(), doc), "marketing-gap", "'K2'", "history")
+    assert verify(tmp_path, correct_plan(), doc) == [
+        "min_gap 'marketing-gap': customer 'C1' gets PROMO (candidate 'K2') on 2026-11-24, "
+        "less than 5 days after TIPS (history) on 2026-11-20",
+        "min_gap 'marketing-gap': customer 'C1' gets NEWS (candidate 'K3') on 2026-11-27, "
+        "less than 5 days after PROMO (candidate 'K2') on 2026-11-24",
+    ]
+
+
+def test_min_gap_first_and_then_differ(tmp_path: Path) -> None:
+    doc = copy.deepcopy(BASE_YAML)
+    doc["rules"][1] = {
+        "min_gap": {
+            "name": "news-after-bill",
+            "first": {"comm_ids": ["BILL"]},
+            "then": {"comm_ids": ["NEWS"]},
+            "days": 5,
+        }
+    }
+    # K1 (BILL) on 11-23 and K3 (NEWS) on 11-27 are 4 days apart; K9 (C2) has no bill
+    assert verify(tmp_path, correct_plan(), doc) == [
+        "min_gap 'news-after-bill': customer 'C1' gets NEWS (candidate 'K3') on 2026-11-27, "
+        "less than 5 days after BILL (candidate 'K1') on 2026-11-23"
+    ]
 
 
 def test_state_exclusion(tmp_path: Path) -> None:
     plan = correct_plan()
     move(plan, "K9", "2026-11-28", "email")
-    assert mentions(verify(tmp_path, plan), "no-marketing-in-complaint", "'K9'", "complaint")
+    assert verify(tmp_path, plan) == [
+        "exclusion 'no-marketing-in-complaint': customer 'C2' gets NEWS (candidate 'K9') on "
+        "2026-11-28 while in state 'complaint'"
+    ]
+
+
+def test_state_exclusion_names_the_first_state_listed(tmp_path: Path) -> None:
+    doc = copy.deepcopy(BASE_YAML)
+    doc["rules"][2]["exclusion"]["states"] = ["complaint", "collections"]
+    tables = copy.deepcopy(TABLES)
+    tables["states"].insert(
+        0, {"customer_id": "C2", "state": "collections", "start": "2026-11-28", "end": "2026-11-28"}
+    )
+    plan = correct_plan()
+    move(plan, "K9", "2026-11-28", "email")  # in both states that day: one line
+    assert verify(tmp_path, plan, doc, tables) == [
+        "exclusion 'no-marketing-in-complaint': customer 'C2' gets NEWS (candidate 'K9') on "
+        "2026-11-28 while in state 'collections'"
+    ]
+    move(plan, "K9", "2026-11-25", "email")  # the day before either state
+    assert verify(tmp_path, plan, doc, tables) == []
 
 
 def test_customer_exclusion(tmp_path: Path) -> None:
     plan = correct_plan()
     move(plan, "K5", "2026-11-23", "call")
-    assert mentions(verify(tmp_path, plan), "do-not-market", "'K5'")
+    assert (
+        "exclusion 'do-not-market': customer 'C3' (do_not_market=[True]) gets PROMO "
+        "(candidate 'K5') on 2026-11-23"
+    ) in verify(tmp_path, plan)
 
 
 def test_around_exclusion(tmp_path: Path) -> None:
     plan = correct_plan()
     move(plan, "K2", "2026-11-23", "sms")  # the bill day of K1
-    assert mentions(verify(tmp_path, plan), "no-marketing-on-bill-day", "'K2'")
+    assert (
+        "exclusion 'no-marketing-on-bill-day': customer 'C1' gets PROMO (candidate 'K2') on "
+        "2026-11-23, too close to BILL (candidate 'K1') on 2026-11-23"
+    ) in verify(tmp_path, plan)
+
+
+@pytest.mark.parametrize(("before", "after", "clash"), [(0, 1, True), (1, 0, False)])
+def test_around_exclusion_days_before_and_after(
+    tmp_path: Path, before: int, after: int, clash: bool
+) -> None:
+    """K2 is sent the day after K1's bill: excluded by days_after, not by days_before."""
+    doc = copy.deepcopy(BASE_YAML)
+    doc["rules"][4]["exclusion"].update({"days_before": before, "days_after": after})
+    expected = (
+        "exclusion 'no-marketing-on-bill-day': customer 'C1' gets PROMO (candidate 'K2') on "
+        "2026-11-24, too close to BILL (candidate 'K1') on 2026-11-23"
+    )
+    assert verify(tmp_path, correct_plan(), doc) == ([expected] if clash else [])
 
 
 def test_never_together(tmp_path: Path) -> None:
     plan = correct_plan()
     move(plan, "K6", "2026-11-29", "sms")
     problems = verify(tmp_path, plan)
-    assert mentions(problems, "one-offer", "'C1'")
-    assert mentions(problems, "dedup", "'C1'", "'offer'")
+    assert (
+        "never_together 'one-offer': customer 'C1' has 2 matching sends in the horizon (max 1)"
+        in problems
+    )
+    assert (
+        "dedup: customer 'C1' gets the message of dedup_key 'offer' 2 times (candidates K2, K6)"
+        in problems
+    )
+
+
+def test_never_together_in_a_window(tmp_path: Path) -> None:
+    doc = copy.deepcopy(BASE_YAML)
+    doc["rules"][5]["never_together"]["window_days"] = 5
+    doc["dedup"] = False
+    plan = correct_plan()
+    move(plan, "K6", "2026-11-29", "sms")  # 5 days after K2: outside a 5-day window
+    assert not mentions(verify(tmp_path, plan, doc), "one-offer")
+    move(plan, "K6", "2026-11-28", "sms")
+    problems = verify(tmp_path, plan, doc)
+    assert [line for line in problems if "one-offer" in line] == [
+        "never_together 'one-offer': customer 'C1' has 2 matching sends (2 planned, 0 history) "
+        "in the 5 days from 2026-11-24 to 2026-11-28 (max 1)"
+    ]
 
 
 def test_dedup_against_history(tmp_path: Path) -> None:
@@ -686,7 +923,28 @@ def test_dedup_against_history(tmp_path: Path) -> None:
         {"customer_id": "C1", "comm_id": "PROMO2", "channel": "sms", "date": "2026-11-01"}
     )
     problems = verify(tmp_path, correct_plan(), tables=tables)
-    assert mentions(problems, "dedup", "'K2'", "history")
+    assert problems == [
+        "dedup: customer 'C1' gets PROMO (candidate 'K2') on 2026-11-24, less than 30 days "
+        "after the same message in history: PROMO2 (history) on 2026-11-01"
+    ]
+
+
+@pytest.mark.parametrize(("date", "blocked"), [("2026-10-26", True), ("2026-10-25", False)])
+def test_dedup_history_window_edge(tmp_path: Path, date: str, blocked: bool) -> None:
+    """30-day window: history 29 days before K2 (11-24) blocks it, 30 days before does not."""
+    tables = copy.deepcopy(TABLES)
+    tables["history"].append(
+        {"customer_id": "C1", "comm_id": "PROMO", "channel": "sms", "date": date}
+    )
+    problems = verify(tmp_path, correct_plan(), tables=tables)
+    assert problems == (
+        [
+            "dedup: customer 'C1' gets PROMO (candidate 'K2') on 2026-11-24, less than 30 days "
+            f"after the same message in history: PROMO (history) on {date}"
+        ]
+        if blocked
+        else []
+    )
 
 
 # --------------------------------------------------------------------------- 6. global rules
