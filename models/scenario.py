@@ -335,8 +335,9 @@ def _candidates(
 
 def _offsets(dates: pd.Series, start: dt.date) -> pd.Series:
     """Day offsets from the horizon start of a date column without missing dates."""
-    days = pc.cast(arrow_column(dates), pa.int32()).to_numpy().astype(np.int64)
-    return pd.Series(days - (start - EPOCH).days, index=dates.index, copy=False)
+    days = pc.cast(arrow_column(dates), pa.int32()).to_numpy()  # days since 1970-01-01
+    offsets = np.subtract(days, (start - EPOCH).days, dtype=np.int64)
+    return pd.Series(offsets, index=dates.index, copy=False)
 
 
 def _history(

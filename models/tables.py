@@ -166,12 +166,11 @@ def typed_table(raw: RawTable, schema: TableSchema) -> pd.DataFrame:
     known = {c.name for c in schema.columns}
     extra = [name for name in raw.columns if name not in known]
     out = {}
-    for column in schema.columns:
-        cells = raw.columns.pop(column.name, None)
+    for column in schema.columns:  # each raw column is released as soon as it is converted
         out[column.name] = (
-            _default_series(raw.rows, column)
-            if cells is None
-            else convert(raw, column.name, cells, column.type, column.default)
+            convert(raw, column.name, raw.columns.pop(column.name), column.type, column.default)
+            if column.name in raw.columns
+            else _default_series(raw.rows, column)
         )
     for name in extra:
         out[name] = _extra_column(raw, name, raw.columns.pop(name), schema.extra_numeric)
@@ -480,8 +479,11 @@ def _surely_distinct(ids: pa.ChunkedArray) -> bool:
     hashes takes a fraction of a second where hashing the strings into a table takes
     seconds. A shared hash (a repeat, or about one chance in 10^5 at 15M ids a collision)
     sends the caller to the exact check."""
-    parts = [_fnv1a(*_string_buffers(chunk)) for chunk in ids.chunks if len(chunk)]
-    hashes = np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
+    hashes = np.empty(len(ids), dtype=np.uint64)
+    start = 0
+    for chunk in (chunk for chunk in ids.chunks if len(chunk)):
+        _fnv1a(*_string_buffers(chunk), hashes[start : start + len(chunk)])
+        start += len(chunk)
     hashes.sort()
     return not bool((hashes[1:] == hashes[:-1]).any())
 
@@ -496,15 +498,14 @@ def _string_buffers(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 
 
 @numba.njit(cache=True)
-def _fnv1a(offsets: np.ndarray, data: np.ndarray) -> np.ndarray:
-    """The 64-bit FNV-1a hash of each string (arithmetic wraps modulo 2^64, as it must)."""
-    out = np.empty(len(offsets) - 1, dtype=np.uint64)
+def _fnv1a(offsets: np.ndarray, data: np.ndarray, out: np.ndarray) -> None:
+    """Write the 64-bit FNV-1a hash of each string to `out` (arithmetic wraps modulo 2^64,
+    as the hash wants)."""
     for row in range(len(out)):
         value = np.uint64(14695981039346656037)
         for at in range(offsets[row], offsets[row + 1]):
             value = (value ^ np.uint64(data[at])) * np.uint64(1099511628211)
         out[row] = value
-    return out
 
 
 def check_reference(
