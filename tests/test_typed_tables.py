@@ -22,6 +22,7 @@ import yaml
 
 from models import ScenarioError, load_scenario
 from models.scenario import OPEN_END
+from optimiser.select import Matcher
 from tests.kit import cand, comm, customer, write_scenario
 
 DAY = dt.date(2026, 11, 23)
@@ -273,3 +274,12 @@ def test_duplicate_int_id_names_its_first_row(tmp_path: Path) -> None:
     error = load_error(parquet_scenario(tmp_path / "s", tables, row_group_size=1))
     assert (error.row, error.column) == (2, "customer_id")
     assert error.message == "duplicate id '7' (first seen at row 1)"
+
+
+def test_typed_customer_attributes_match_rule_selections(tmp_path: Path) -> None:
+    """A boolean or integer attribute column reads as text that selections still match."""
+    scenario = load_scenario(parquet_scenario(tmp_path / "s"))
+    matcher = Matcher(scenario)
+    assert list(matcher.customer_mask((("vip", (True,)),))) == [True, False]
+    assert list(matcher.customer_mask((("score", (3,)),))) == [True, False]
+    assert list(matcher.customer_mask((("segment", ("premium",)),))) == [False, True]
