@@ -411,7 +411,28 @@ def _text(cells: pa.ChunkedArray, *, strip: bool) -> pa.ChunkedArray:
 
 def _clean(values: pa.Array | pa.ChunkedArray, *, strip: bool) -> pa.Array | pa.ChunkedArray:
     filled = pc.fill_null(values, "") if values.null_count else values
-    return pc.utf8_trim_whitespace(filled) if strip else filled
+    return pc.utf8_trim_whitespace(filled) if strip and _may_have_padding(filled) else filled
+
+
+# Bytes that may start or end a whitespace character: ASCII spaces and separators, and any
+# byte of a multi-byte UTF-8 character (U+00A0 and other Unicode spaces).
+_MAY_BE_SPACE = np.zeros(256, dtype=bool)
+_MAY_BE_SPACE[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
+_MAY_BE_SPACE[128:] = True
+
+
+def _may_have_padding(text: pa.Array | pa.ChunkedArray) -> bool:
+    """Whether trimming could change a cell, from each cell's first and last byte: ids
+    rarely have padding, and trimming copies a whole column (15M ids: a quarter GB)."""
+    for chunk in text.chunks if isinstance(text, pa.ChunkedArray) else [text]:
+        if not len(chunk):
+            continue
+        offsets, data = _string_buffers(chunk)
+        starts, ends = offsets[:-1], offsets[1:]
+        filled = ends > starts
+        if _MAY_BE_SPACE[data[starts[filled]]].any() or _MAY_BE_SPACE[data[ends[filled] - 1]].any():
+            return True
+    return False
 
 
 def _typed_text(cells: pa.ChunkedArray) -> pa.ChunkedArray:

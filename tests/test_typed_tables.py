@@ -184,10 +184,12 @@ def test_csv_cells_are_parsed_as_text(tmp_path: Path) -> None:
     data["communications"][0].update(priority=" 2 ", mandatory="No")
     data["communications"][1].update(mandatory=" YES")
     data["candidates"][0].update(customer_id=" 7", latest="2026-11-25 ")
+    data["candidates"][1].update(candidate_id="K2\t")
     scenario = load_scenario(write_scenario(tmp_path / "s", **data))
     comms = scenario.communications
     assert list(comms["priority"]) == [2, 1] and list(comms["mandatory"]) == [False, True]
     assert scenario.candidates["customer_id"].iloc[0] == "7"
+    assert list(scenario.candidates["candidate_id"]) == ["K1", "K2", "K3"]
     assert scenario.candidates["latest"].iloc[0] == dt.date(2026, 11, 25)
 
 
@@ -195,7 +197,7 @@ def test_dictionary_row_groups_are_trimmed_per_value(tmp_path: Path) -> None:
     """Dictionary-encoded string columns over several row groups read as plain text."""
     tables = typed_tables()
     tables["candidates"] = replace_column(
-        tables["candidates"], "comm_id", pa.array([" PROMO", "BILL ", "BILL"])
+        tables["candidates"], "comm_id", pa.array([" PROMO", "BILL\u00a0", "BILL"])
     )
     scenario = load_scenario(parquet_scenario(tmp_path / "s", tables, row_group_size=1))
     assert list(scenario.candidates["comm_id"]) == ["PROMO", "BILL", "BILL"]
