@@ -9,12 +9,15 @@ optimiser and the verifier both work in.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import yaml
 
 from models import config
@@ -29,9 +32,11 @@ from models.rules import (
     SolverSettings,
 )
 from models.tables import (
+    DATE_DTYPE,
     Column,
     RawTable,
     TableSchema,
+    arrow_column,
     check_reference,
     fail_row,
     read_raw,
@@ -52,6 +57,7 @@ TOP_LEVEL_KEYS = {
 }
 DATA_KEYS = {"customers", "communications", "candidates", "history", "states"}
 OPEN_END = 10**6  # an open-ended state lasts beyond any horizon
+EPOCH = dt.date(1970, 1, 1)  # Arrow's day 0
 
 CUSTOMERS = TableSchema(
     "customers",
@@ -111,14 +117,15 @@ STATES = TableSchema(
 class Scenario:
     """Everything a planner said: horizon, channels, tables, rules, objective.
 
-    Tables (pandas, one row per record, string ids):
+    Tables (pandas, one row per record; ids and text are Arrow-backed `str`, dates are
+    `date32[pyarrow]` whose cells are datetime.date, see models/tables.py):
     - customers: customer_id, consent_<channel> (bool, one per channel), preferred_channels,
       and any other attribute columns (text).
     - communications: comm_id, product_line, category, priority, mandatory, dedup_key, tags, cost.
     - candidates: the columns of the spec plus earliest_day/latest_day (offsets from start)
       and float metric columns.
     - history: customer_id, comm_id, channel, date, day (negative offsets).
-    - states: customer_id, state, start, end, start_day, end_day.
+    - states: customer_id, state, start, end (NA: open-ended), start_day, end_day.
     """
 
     folder: Path
@@ -206,10 +213,9 @@ def load_scenario(folder: str | Path) -> Scenario:
             raise config.fail("data", f"missing required table '{required}'")
 
     customers = _customers(read_raw(folder, data["customers"], "customers"), channels)
-    communications = typed_table(
-        read_raw(folder, data["communications"], "communications"), COMMUNICATIONS
-    )
-    _check_priorities(read_raw(folder, data["communications"], "communications"), communications)
+    communications_raw = read_raw(folder, data["communications"], "communications")
+    communications = typed_table(communications_raw, COMMUNICATIONS)
+    _check_priorities(communications_raw, communications)
     candidates_raw = read_raw(folder, data["candidates"], "candidates")
     candidates = _candidates(candidates_raw, customers, communications, channels, start)
     history = _history(folder, data.get("history"), customers, communications, channels, start)
@@ -259,15 +265,30 @@ def _channel_list(text: str) -> list[str]:
     return [part.strip() for part in text.split("|") if part.strip()]
 
 
+def _check_lists(
+    raw: RawTable, lists: pd.Series, column: str, problem: Callable[[list[str]], str | None]
+) -> None:
+    """Check a column of channel lists once per distinct list (a million rows hold a few
+    dozen), and raise at the first row whose list has a problem."""
+    codes, values = pd.factorize(lists)
+    problems = [problem(_channel_list(str(text))) for text in values]
+    bad = np.array([found is not None for found in problems], dtype=bool)
+    if bad.any():
+        position = int(np.flatnonzero(bad[codes])[0])
+        raise fail_row(raw, position, column, str(problems[codes[position]]))
+
+
 def _customers(raw: RawTable, channels: dict[str, Channel]) -> pd.DataFrame:
     schema_columns = list(CUSTOMERS.columns) + [
         Column(f"consent_{name}", "bool", required=False, default=False) for name in channels
     ]
     customers = typed_table(raw, TableSchema("customers", tuple(schema_columns), key="customer_id"))
-    for position, text in enumerate(customers["preferred_channels"]):
-        for channel in _channel_list(text):
-            if channel not in channels:
-                raise fail_row(raw, position, "preferred_channels", f"unknown channel {channel!r}")
+
+    def unknown(parts: list[str]) -> str | None:
+        wrong = [channel for channel in parts if channel not in channels]
+        return f"unknown channel {wrong[0]!r}" if wrong else None
+
+    _check_lists(raw, customers["preferred_channels"], "preferred_channels", unknown)
     return customers
 
 
@@ -290,18 +311,16 @@ def _candidates(
     candidates = typed_table(raw, CANDIDATES)
     check_reference(raw, candidates, "customer_id", customers["customer_id"], "customer_id")
     check_reference(raw, candidates, "comm_id", communications["comm_id"], "comm_id")
-    for position, text in enumerate(candidates["channels"]):
-        parts = _channel_list(text)
+
+    def problem(parts: list[str]) -> str | None:
         if not parts:
-            raise fail_row(raw, position, "channels", "expected at least one channel")
-        for channel in parts:
-            if channel not in channels:
-                raise fail_row(
-                    raw,
-                    position,
-                    "channels",
-                    f"unknown channel {channel!r} (expected one of {sorted(channels)})",
-                )
+            return "expected at least one channel"
+        wrong = [channel for channel in parts if channel not in channels]
+        if wrong:
+            return f"unknown channel {wrong[0]!r} (expected one of {sorted(channels)})"
+        return None
+
+    _check_lists(raw, candidates["channels"], "channels", problem)
     candidates["earliest_day"] = _offsets(candidates["earliest"], start)
     candidates["latest_day"] = _offsets(candidates["latest"], start)
     reversed_rows = np.flatnonzero(
@@ -315,9 +334,10 @@ def _candidates(
 
 
 def _offsets(dates: pd.Series, start: dt.date) -> pd.Series:
-    stamps = pd.to_datetime(pd.Series(list(dates), dtype=object), format="%Y-%m-%d")
-    base = pd.Timestamp(start)
-    return ((stamps - base).dt.days).astype(np.int64).set_axis(dates.index)
+    """Day offsets from the horizon start of a date column without missing dates."""
+    days = pc.cast(arrow_column(dates), pa.int32()).to_numpy()  # days since 1970-01-01
+    offsets = np.subtract(days, (start - EPOCH).days, dtype=np.int64)
+    return pd.Series(offsets, index=dates.index, copy=False)
 
 
 def _history(
@@ -329,10 +349,7 @@ def _history(
     start: dt.date,
 ) -> pd.DataFrame:
     if spec is None:
-        frame = pd.DataFrame(
-            {"customer_id": [], "comm_id": [], "channel": [], "date": [], "day": []}
-        ).astype({"customer_id": object, "comm_id": object, "channel": object, "day": np.int64})
-        return frame
+        return _empty(customer_id="str", comm_id="str", channel="str", date=DATE_DTYPE, day="int64")
     raw = read_raw(folder, spec, "history")
     history = typed_table(raw, HISTORY)
     check_reference(raw, history, "customer_id", customers["customer_id"], "customer_id")
@@ -347,19 +364,21 @@ def _history(
 
 def _states(folder: Path, spec: object, customers: pd.DataFrame, start: dt.date) -> pd.DataFrame:
     if spec is None:
-        return pd.DataFrame(
-            {"customer_id": [], "state": [], "start": [], "end": [], "start_day": [], "end_day": []}
-        ).astype(
-            {"customer_id": object, "state": object, "start_day": np.int64, "end_day": np.int64}
-        )
+        return _empty(customer_id="str", state="str", start=DATE_DTYPE, end=DATE_DTYPE,
+                      start_day="int64", end_day="int64")
     raw = read_raw(folder, spec, "states")
     states = typed_table(raw, STATES)
     check_reference(raw, states, "customer_id", customers["customer_id"], "customer_id")
     states["start_day"] = _offsets(states["start"], start)
     open_ended = states["end"].isna()
-    ends = states["end"].where(~open_ended, states["start"])
-    states["end_day"] = _offsets(ends, start).where(~open_ended, OPEN_END).astype(np.int64)
+    ends = _offsets(states["end"].fillna(states["start"]), start)
+    states["end_day"] = ends.where(~open_ended, OPEN_END).astype(np.int64)
     reversed_rows = np.flatnonzero((states["end_day"] < states["start_day"]).to_numpy())
     if len(reversed_rows):
         raise fail_row(raw, int(reversed_rows[0]), "end", "expected a date on or after 'start'")
     return states
+
+
+def _empty(**dtypes: str | pd.api.extensions.ExtensionDtype) -> pd.DataFrame:
+    """A table with no rows but the dtypes a loaded one has."""
+    return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in dtypes.items()})

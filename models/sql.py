@@ -7,7 +7,7 @@ A `data:` entry `{sql: "select ...", database: ...}` names where the query runs:
   `select * from read_csv('candidates.csv')`, relative to the scenario folder;
 - `postgresql://user:pass@host:port/db`, read (read-only) through psycopg 3.
 
-The result comes back as a pandas frame; tables.py turns it into text cells and types
+The result comes back as an Arrow table, typed as the database gives it; tables.py types
 it exactly as it types a file, so a bad cell is reported by row (1 = first result row)
 and column. Passwords never appear in an error: URLs are shown masked.
 """
@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-import pandas as pd
+import pyarrow as pa
 
 from models.errors import ScenarioError
 
@@ -32,7 +32,7 @@ INSTALL_HINT = "pip install 'contact-plan[sql]'"
 CONNECT_TIMEOUT_S = 10
 
 
-def query_frame(folder: Path, spec: Mapping[str, object], label: str) -> pd.DataFrame:
+def query_table(folder: Path, spec: Mapping[str, object], label: str) -> pa.Table:
     """Run the query of one `data:` entry and return its result (typed as the database gives it)."""
     unknown = sorted(str(key) for key in spec if key not in SQL_KEYS)
     if unknown:
@@ -49,7 +49,7 @@ def query_frame(folder: Path, spec: Mapping[str, object], label: str) -> pd.Data
         )
     scheme = database.split("://", 1)[0].lower() if "://" in database else ""
     if scheme in POSTGRES_SCHEMES:
-        frame = _postgresql(database, query, label)
+        table = _postgresql(database, query, label)
     elif scheme == "duckdb":
         rest = database[len("duckdb://") :]
         if not rest.startswith("/"):
@@ -57,24 +57,25 @@ def query_frame(folder: Path, spec: Mapping[str, object], label: str) -> pd.Data
                 f"expected duckdb:///relative/path or duckdb:////absolute/path, got {database!r}",
                 file=label,
             )
-        frame = _duckdb(folder, rest[1:] or ":memory:", query, label)
+        table = _duckdb(folder, rest[1:] or ":memory:", query, label)
     elif scheme:
         raise ScenarioError(
             f"unsupported database {mask_password(database)!r} (expected {EXPECTED_DATABASE})",
             file=label,
         )
     else:
-        frame = _duckdb(folder, database, query, label)
-    repeated = frame.columns[frame.columns.duplicated()]
-    if len(repeated):
+        table = _duckdb(folder, database, query, label)
+    names = table.column_names
+    repeated = [name for position, name in enumerate(names) if name in names[:position]]
+    if repeated:
         raise ScenarioError(
-            f"the query returns column {str(repeated[0])!r} twice (expected unique column names)",
+            f"the query returns column {repeated[0]!r} twice (expected unique column names)",
             file=label,
         )
-    return frame
+    return table
 
 
-def _duckdb(folder: Path, database: str, query: str, label: str) -> pd.DataFrame:
+def _duckdb(folder: Path, database: str, query: str, label: str) -> pa.Table:
     try:
         import duckdb  # optional dependency: only needed for SQL tables
     except ImportError as exc:
@@ -97,21 +98,17 @@ def _duckdb(folder: Path, database: str, query: str, label: str) -> pd.DataFrame
     try:
         # Files named in the query (read_csv('x.csv')) are relative to the scenario folder.
         con.execute(f"SET file_search_path = '{str(folder).replace(chr(39), chr(39) * 2)}'")
-        frame = con.execute(query).df()
+        relation = con.sql(query)
+        if relation is None:
+            raise ScenarioError("the query returned no result set (expected a SELECT)", file=label)
+        return relation.to_arrow_table()
     except duckdb.Error as exc:
         raise ScenarioError(f"SQL query failed: {exc}", file=label) from exc
     finally:
         con.close()
-    # DuckDB gives integer columns with NULLs as pandas nullable ints (pd.NA): make the
-    # missing cells None so they read as empty cells, as an empty CSV cell does.
-    for name in frame.columns:
-        column = frame[name]
-        if pd.api.types.is_extension_array_dtype(column) and pd.api.types.is_integer_dtype(column):
-            frame[name] = column.astype(object).where(column.notna(), None)
-    return frame
 
 
-def _postgresql(url: str, query: str, label: str) -> pd.DataFrame:
+def _postgresql(url: str, query: str, label: str) -> pa.Table:
     shown = mask_password(url)
     try:
         import psycopg  # optional dependency: only needed for PostgreSQL tables
@@ -141,9 +138,18 @@ def _postgresql(url: str, query: str, label: str) -> pd.DataFrame:
         raise ScenarioError(
             f"SQL query failed on {shown}: {_scrub(str(exc), url)}", file=label
         ) from exc
-    # Object cells keep Python values as the driver gave them (int, Decimal, date, None),
-    # so an integer column with NULLs does not turn into floats like 3.0.
-    return pd.DataFrame(rows, columns=names, dtype=object)
+    columns = [_arrow_column([row[i] for row in rows]) for i in range(len(names))]
+    return pa.Table.from_arrays(columns, names=names)
+
+
+def _arrow_column(values: list[object]) -> pa.Array:
+    """One result column as Arrow, typed from the driver's Python values (int, Decimal, date,
+    str, None): an integer column with NULLs stays integers. Values Arrow cannot type as
+    one column (a json value, mixed types) are kept as their text."""
+    try:
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return pa.array([None if value is None else str(value) for value in values], pa.string())
 
 
 def mask_password(url: str) -> str:
