@@ -26,9 +26,9 @@ import numpy as np
 from bench.methods import joint_block, outcome_of
 from models import Scenario
 from optimiser.block import NO_LB, NO_UB, Block
-from optimiser.coordinate import Decomposition
 from optimiser.cpsat import SolverOptions, tiers_of, trivial_bound
-from optimiser.solve import SolveOutcome, solve_block, whole
+from optimiser.joint import GivenPlan, solve_block, whole
+from optimiser.solve import SolveOutcome
 
 
 def _matrix(block: Block) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -59,7 +59,7 @@ def tier_costs(block: Block, tier: int) -> np.ndarray:
     return costs
 
 
-def solve_highs(block: Block, time_limit_s: float, work: Path) -> Decomposition:
+def solve_highs(block: Block, time_limit_s: float, work: Path) -> GivenPlan:
     """Write the MIP to `work`, solve it in a highspy-only process, read the result back."""
     n_binary = block.n_options + block.n_indicators
     start, index, value = _matrix(block)
@@ -92,7 +92,7 @@ def solve_highs(block: Block, time_limit_s: float, work: Path) -> Decomposition:
         achieved = {int(t): float(a) for t, a in zip(tiers, sol["achieved"], strict=True)}
         bound = {int(t): float(b) for t, b in zip(tiers, sol["bound"], strict=True)}
     sent = np.flatnonzero(values[: block.n_options] > 0).astype(np.int64)
-    return Decomposition(sent, achieved, bound, {}, len(tiers))
+    return GivenPlan(sent, achieved, bound, {}, len(tiers))
 
 
 def highs_mip(scenario: Scenario, solver: SolverOptions) -> SolveOutcome:

@@ -23,10 +23,11 @@ from optimiser.block_state import RowState, ScanIndex
 from optimiser.blocks import PartPlan, finish, make_block
 from optimiser.cpsat import SolverOptions
 from optimiser.customer_block import from_block
+from optimiser.joint import solve_block, whole
 from optimiser.options import Options, build_options
 from optimiser.rules import BuildContext
 from optimiser.select import Matcher
-from optimiser.solve import SolveOutcome, combine, solve, solve_block, whole
+from optimiser.solve import SolveOutcome, combine, solve
 from optimiser.suppressions import Suppressions
 
 

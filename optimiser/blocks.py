@@ -16,6 +16,7 @@ plan does not depend on which process or machine built which block.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,7 +29,7 @@ from optimiser.cpsat import SolverOptions, diagnose
 from optimiser.customer_block import CustomerBlock, from_block
 from optimiser.customer_solve import CustomerSolver
 from optimiser.options import build_options
-from optimiser.reasons import describe_winners, explain_block, fill_block
+from optimiser.reasons import describe_winners, explain, fill
 from optimiser.rules import BuildContext, add_customer_rules, add_global_rules
 from optimiser.select import SendCodes
 from optimiser.suppressions import Suppressions
@@ -64,10 +65,12 @@ class PartPlan:
 
 @dataclass
 class BlockBuild:
-    """A built block: its finished independent customers, and its coupled ones."""
+    """A built block: its finished independent customers, and its coupled ones (positions,
+    and their compact rows with the block's share of every global row)."""
 
     independent: PartPlan
-    coupled: np.ndarray  # customer positions a global rule touches
+    coupled: np.ndarray
+    coupled_block: CustomerBlock | None
 
 
 def customer_blocks(n_customers: int, size: int | None = None) -> list[np.ndarray]:
@@ -119,7 +122,11 @@ def build_block(customers: np.ndarray, inputs: BlockInputs) -> BlockBuild:
     block = make_block(independent, ctx, with_global=False)
     part = solve_independent(block, ctx, inputs.solver, scenario)
     part.suppressed = Suppressions.concat([options.suppressed, part.suppressed])
-    return BlockBuild(part, coupled)
+    coupled_block = None
+    if len(coupled):
+        rows = make_block(frame[np.isin(owner, coupled)], ctx, with_global=True)
+        coupled_block = from_block(rows, len(ctx.global_specs))
+    return BlockBuild(part, coupled, coupled_block)
 
 
 def solve_independent(block: Block, ctx: BuildContext, solver: SolverOptions,
@@ -144,7 +151,7 @@ def solve_independent(block: Block, ctx: BuildContext, solver: SolverOptions,
 def _conflict(block: Block, compact: CustomerBlock, k: int,
               solver: SolverOptions) -> tuple[list[str], np.ndarray]:
     """The rules in conflict for customer k of a block, named by CP-SAT's core."""
-    from optimiser.solve import split_by_customer  # the Block's own split, one customer
+    from optimiser.joint import split_by_customer  # it builds on this module
 
     customer = int(compact.customers[k])
     subs = split_by_customer(block)
@@ -153,41 +160,73 @@ def _conflict(block: Block, compact: CustomerBlock, k: int,
     return diagnose(block, sub, solver), block.options["cand"].to_numpy()[sub.option_vars]
 
 
-def finish(compact: CustomerBlock, sent: np.ndarray, ctx: BuildContext, scenario: Scenario,
-           others: np.ndarray | None = None,
-           global_reasons: list[tuple[str, str, str]] | None = None) -> PartPlan:
-    """Fill and explain a block's plan (`sent`, its option numbers): its finished rows.
+def finish(compact: CustomerBlock, sent: np.ndarray, ctx: BuildContext,
+           scenario: Scenario) -> PartPlan:
+    """Fill and explain a block that is the whole plan of its customers (no other block
+    shares a global row with it): its finished rows."""
+    final = fill_part(compact, sent, None, ctx)
+    candidate_ids = scenario.candidates["candidate_id"].array
+    values = scenario.candidates["value"].to_numpy(float)
+    reasons = block_global_reasons(compact, final, ctx, candidate_ids, values)
+    return explain_part(compact, final, None, ctx, scenario, reasons)
 
-    `others` is what the rest of the plan puts on each global row spec, and
-    `global_reasons` what explains a send a global row stops (both: none by default,
-    the block alone being the plan).
-    """
+
+def fill_part(compact: CustomerBlock, sent: np.ndarray, others: np.ndarray | None,
+              ctx: BuildContext) -> np.ndarray:
+    """`sent` (the block's option numbers) with what still fits added; `others` is what the
+    rest of the plan puts on each global row spec (None: nothing)."""
+    state = _state(compact, sent, others, ctx)
+    fill(compact, state)
+    return state.sent
+
+
+def explain_part(compact: CustomerBlock, sent: np.ndarray, others: np.ndarray | None,
+                 ctx: BuildContext, scenario: Scenario,
+                 global_reasons: list[tuple[str, str, str]]) -> PartPlan:
+    """The finished rows of a block's final plan: its sends, and why every other candidate
+    was left out (`global_reasons`: what explains a send a global row spec stops)."""
+    state = _state(compact, sent, others, ctx)
+    candidate_ids = scenario.candidates["candidate_id"].array
+    values = scenario.candidates["value"].to_numpy(float)
+    suppressed = explain(compact, state, candidate_ids, values, global_reasons)
+    achieved = {int(t): float(compact.objective[sent][compact.tier[sent] == t].sum())
+                for t in unique(compact.tier).tolist()}
+    return PartPlan(_sends(compact, sent), suppressed, achieved, dict(achieved),
+                    dict(compact.objective_margin), [], sent_options=sent)
+
+
+def _state(compact: CustomerBlock, sent: np.ndarray, others: np.ndarray | None,
+           ctx: BuildContext) -> RowState:
     specs = ctx.global_specs
     index = ScanIndex(compact, *ScanIndex.spec_bounds([(s.lb, s.ub) for s in specs]))
-    state = RowState(compact, index, sent, others)
-    fill_block(compact, state)
-    candidate_ids = scenario.candidates["candidate_id"].to_numpy()
-    values = scenario.candidates["value"].to_numpy(float)
-    if global_reasons is None:
-        global_reasons = block_global_reasons(compact, state.sent, ctx, candidate_ids, values)
-    suppressed = explain_block(compact, state, candidate_ids, values, global_reasons)
-    final = state.sent
-    achieved = {int(t): float(compact.objective[final][compact.tier[final] == t].sum())
-                for t in unique(compact.tier).tolist()}
-    return PartPlan(_sends(compact, final), suppressed, achieved, dict(achieved),
-                    dict(compact.objective_margin), [], sent_options=final)
+    return RowState(compact, index, sent, others)
 
 
 def block_global_reasons(compact: CustomerBlock, sent: np.ndarray, ctx: BuildContext,
-                         candidate_ids: np.ndarray, values: np.ndarray
-                         ) -> list[tuple[str, str, str]]:
+                         candidate_ids: Any, values: np.ndarray) -> list[tuple[str, str, str]]:
     """(reason, rule, what won) of every global row spec, from this block's sends alone."""
+    return global_reasons([winners(compact, sent, len(ctx.global_specs))], ctx, candidate_ids,
+                          values)
+
+
+def winners(compact: CustomerBlock, sent: np.ndarray, n_specs: int) -> list[np.ndarray]:
+    """Per global row spec, the candidates (positions) of this block's sends it counts."""
     chosen = np.zeros(compact.n_options, dtype=bool)
     chosen[sent] = True
     out = []
-    for g, spec in enumerate(ctx.global_specs):
+    for g in range(n_specs):
         members = compact.global_option[compact.global_ptr[g]:compact.global_ptr[g + 1]]
-        won = unique(compact.cand[members[chosen[members]]])
+        out.append(unique(compact.cand[members[chosen[members]]]))
+    return out
+
+
+def global_reasons(per_block: list[list[np.ndarray]], ctx: BuildContext, candidate_ids: Any,
+                   values: np.ndarray) -> list[tuple[str, str, str]]:
+    """(reason, rule, what won) of every global row spec, from the winners every block
+    reports (blocks hold different customers, so their winners are distinct)."""
+    out = []
+    for g, spec in enumerate(ctx.global_specs):
+        won = np.sort(np.concatenate([w[g] for w in per_block]))
         out.append((spec.reason, spec.rule.name, describe_winners(won, candidate_ids, values)))
     return out
 

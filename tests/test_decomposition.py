@@ -1,5 +1,6 @@
-"""The decomposition's parts: the dual search, the plan master, and the whole against a
-joint CP-SAT solve of a generated scenario whose global rules bind."""
+"""The decomposition's parts: the dual search, the plan master and its repair (against
+brute force), and the whole against a joint CP-SAT solve of a generated scenario whose
+global rules bind."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from ortools.linear_solver import pywraplp
 
 from models.generate import generate_scenario
-from optimiser import columns, dual
+from optimiser import dual, master
 from tests.kit import plan_and_verify
 
 
@@ -79,10 +80,9 @@ def _brute_force(plans: list[list[np.ndarray]], value: np.ndarray, usage: np.nda
 
 
 @pytest.mark.parametrize("seed", range(20))
-def test_plan_master_bounds_the_best_pick_and_keeps_the_floor(seed: int) -> None:
+def test_plan_master_bounds_the_best_pick_and_repair_keeps_every_limit(seed: int) -> None:
     rng = np.random.default_rng(seed)
     customers, per = 5, 4
-    owner = np.repeat(np.arange(customers), per)
     n = customers * per
     value = rng.integers(0, 20, n).astype(float)
     usage = rng.integers(0, 3, n).astype(float)
@@ -93,19 +93,30 @@ def test_plan_master_bounds_the_best_pick_and_keeps_the_floor(seed: int) -> None
     previous = np.concatenate([p[0] for p in plans])
     capacity = float(usage[previous].sum())  # the previous plan fits exactly
     least = float(floor[previous].sum())  # and sets the floor
-    proposals = [np.concatenate([p[k] for p in plans]) for k in (1, 2)]
-    rows = [columns.MasterRow(usage, None, capacity, None)]
-    master = columns.PlanMaster(owner, customers, previous, value, rows, [(floor, least)])
-    for proposal in proposals:
-        master.add(proposal)
-    choice = master.solve()
+    columns = master.Columns(customers, 1, 1)
+    first = None
+    for k in range(3):
+        sends = [plans[c][k] for c in range(customers)]
+        ptr = np.cumsum([0] + [len(x) for x in sends])
+        added = columns.add(np.arange(customers), np.array([value[x].sum() for x in sends]),
+                            np.array([[floor[x].sum()] for x in sends]),
+                            np.array([[usage[x].sum()] for x in sends]), ptr,
+                            np.concatenate(sends))
+        first = added if first is None else first
+    assert first is not None
+    limits = [master.Limit(0, None, capacity, soft=False)]
+    lp = master.Master(columns, limits, np.array([least]))
+    solution = lp.solve(np.zeros(1), np.zeros(1))
     best = _brute_force(plans, value, usage, capacity, floor, least)
-    assert choice.lp_value >= best - 1e-6  # the LP relaxes the pick
-    assert floor[choice.sent].sum() >= least  # rounding kept the floor exactly
+    assert solution.value >= best - 1e-6  # the LP relaxes the pick
+    chosen = master.repair(columns, solution.chosen, limits, np.array([least]), first)
+    sent = columns.sends_of(chosen)
+    assert usage[sent].sum() <= capacity and floor[sent].sum() >= least  # exactly kept
+    assert value[sent].sum() <= best + 1e-9
     for c in range(customers):  # every customer took one of its plans whole
-        mine = choice.sent[owner[choice.sent] == c]
-        assert any(np.array_equal(mine, p) for p in plans[c])
-    assert np.all(choice.row_prices >= 0) and np.all(choice.floor_weights >= 0)
+        mine = sent[(sent >= c * per) & (sent < (c + 1) * per)]
+        assert any(np.array_equal(np.sort(mine), p) for p in plans[c])
+    assert np.all(solution.limit_prices >= 0) and np.all(solution.floor_weights >= 0)
 
 
 def test_decomposition_is_within_its_gap_of_a_joint_solve(tmp_path: Path) -> None:
