@@ -40,7 +40,16 @@ import numpy as np
 from optimiser import dual
 from optimiser.customer_block import CustomerBlock
 from optimiser.customer_solve import CustomerSolver
-from optimiser.master import Columns, Limit, Master, improve, penalties, repair
+from optimiser.master import (
+    Columns,
+    Limit,
+    Master,
+    holds,
+    improve,
+    penalties,
+    restore_lower,
+    violation,
+)
 from optimiser.rules.global_rules import GlobalRowSpec
 
 WEIGHT_STEPS = 64  # priced weights are floored to 1/64 of a model unit for the exact search
@@ -123,6 +132,23 @@ class CoupledBlock:
         sent = np.flatnonzero(solved.chosen)
         return BlockEvaluation(float(solved.bound.sum() + fraction.sum()) / WEIGHT_STEPS,
                                sent, self.summary(sent, list(tier_weight), weight))
+
+    def removable(self, sent: np.ndarray, spec: int,
+                  minimum_specs: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(option, coefficient, objective, tier) of the sends in spec `spec` that may be
+        dropped: not mandatory, in no minimum."""
+        block = self.block
+        members = block.global_option[block.global_ptr[spec]:block.global_ptr[spec + 1]]
+        coefs = block.global_coef[block.global_ptr[spec]:block.global_ptr[spec + 1]]
+        in_minimum = np.zeros(block.n_options, dtype=bool)
+        for g in minimum_specs.tolist():
+            in_minimum[block.global_option[block.global_ptr[g]:block.global_ptr[g + 1]]] = True
+        chosen = np.zeros(block.n_options, dtype=bool)
+        chosen[sent] = True
+        keep = (chosen[members] & ~block.message_mandatory[members] & ~in_minimum[members]
+                & (coefs > 0))
+        picked = members[keep]
+        return picked, coefs[keep], block.objective[picked], block.tier[picked]
 
     def summary(self, sent: np.ndarray, tiers: list[int],
                 weight: np.ndarray | None = None) -> Summary:
@@ -213,10 +239,13 @@ class Coordinator:
                 phase = top if row.soft_tier is None else row.soft_tier
                 free_phase[row.spec] = min(free_phase[row.spec], phase)
         self.blocks = [CoupledBlock(b, free_phase, len(specs), seed) for b in blocks]
+        self.minimum_specs = np.array(sorted({r.spec for r in self.rows if r.lb is not None}),
+                                      dtype=np.int64)
         self.offsets = np.cumsum([0] + [b.n_options for b in blocks])
         self.first_customer = np.cumsum([0] + [b.n_customers for b in blocks])
         self.n_customers = int(self.first_customer[-1])
         self.evaluations = 0
+        self.seed = seed
 
     def run(self) -> Decomposition:
         achieved: dict[int, float] = {}
@@ -262,7 +291,8 @@ class Coordinator:
 
         start = self._dual_start(prices, usable, higher)
         best = self._dual_search(evaluate, start, phase, higher, usable)
-        master = Master(columns, limits, least)
+        master = Master(columns, limits, least, previous_columns,
+                        self._box(phase, higher, usable))
         solution = master.solve(best[: len(usable)], best[len(usable):])
         for _ in range(PLAN_ROUNDS):
             bound = min(seen)
@@ -276,15 +306,75 @@ class Coordinator:
             if len(columns) == before:
                 break  # nobody has a new plan to offer: the LP cannot move
             solution = master.solve(solution.limit_prices, solution.floor_weights)
-        chosen = repair(columns, solution.chosen, limits, least, previous_columns)
-        chosen = improve(columns, chosen, limits, least)
+        chosen = restore_lower(columns, solution.chosen, limits, least, previous_columns)
+        if holds(columns, chosen, limits, least):
+            chosen = improve(columns, chosen, limits, least)
         plan = self._plan(columns, chosen)
-        usage = columns.usage[chosen].sum(axis=0)
+        totals_now = np.sum([b.summary(p, higher).tiers.sum(axis=0) for b, p in zip(
+            self.blocks, plan, strict=True)], axis=0) if higher else np.zeros(0)
+        plan = self._trim(plan, phase, limits, dict(zip(higher, (totals_now - least).tolist(),
+                                                          strict=True)))
+        summaries = [b.summary(p, [phase, *higher]) for b, p in zip(self.blocks, plan,
+                                                                    strict=True)]
+        usage = np.sum([s.usage.sum(axis=0) for s in summaries], axis=0)
+        tiers = np.sum([s.tiers.sum(axis=0) for s in summaries], axis=0)
+        if not self._holds(limits, least, usage, tiers[1:]):
+            if previous_columns is None:
+                raise RuntimeError("the decomposition found no plan that meets every hard "
+                                   "global rule")
+            # the previous plan meets every limit: the best moves that keep them all
+            plan = self._plan(columns, improve(columns, previous_columns, limits, least))
+            summaries = [b.summary(p, [phase, *higher]) for b, p in zip(self.blocks, plan,
+                                                                        strict=True)]
+            usage = np.sum([s.usage.sum(axis=0) for s in summaries], axis=0)
+            tiers = np.sum([s.tiers.sum(axis=0) for s in summaries], axis=0)
         own = penalties(limits, usage, len(higher))[0]
-        value = float(columns.value[chosen].sum()) - own
+        value = float(tiers[0]) - own
         prices = prices.copy()
         prices[usable] = solution.limit_prices
-        return plan, value, min(seen), prices, solution.fractional
+        return plan, value, min(seen), prices, len(solution.mixed)
+
+    def _holds(self, limits: list[Limit], least: np.ndarray, usage: np.ndarray,
+               floors: np.ndarray) -> bool:
+        """Whether plan totals meet every hard limit and floor exactly."""
+        return not (violation(limits, least, usage, floors, np.ones(len(limits) + len(least)))
+                    > 0).any()
+
+    def _trim(self, plan: list[np.ndarray], phase: int, limits: list[Limit],
+              room: dict[int, float]) -> list[np.ndarray]:
+        """Drop sends over each hard maximum, the least valuable per unit of the row first,
+        lower tiers first: a send of this phase's tier or a lower one, or of a higher tier
+        while its total stays at its floor (`room`: how far each higher tier is above it);
+        never a mandatory message nor a member of a minimum. Every customer's own rules
+        hold after a send is dropped (they only cap sends, but for mandatory ones)."""
+        usage = np.sum([b.block.global_usage(p, len(self.specs)) for b, p in zip(
+            self.blocks, plan, strict=True)], axis=0)
+        plan = [p.copy() for p in plan]
+        for lim in limits:
+            if lim.soft or lim.ub is None or usage[lim.spec] <= lim.ub:
+                continue
+            found = [b.removable(p, lim.spec, self.minimum_specs)
+                     for b, p in zip(self.blocks, plan, strict=True)]
+            block_of = np.concatenate([np.full(len(f[0]), i) for i, f in enumerate(found)])
+            option = np.concatenate([f[0] for f in found])
+            coef = np.concatenate([f[1] for f in found]).astype(float)
+            worth = np.concatenate([f[2] for f in found]).astype(float)
+            tier = np.concatenate([f[3] for f in found])
+            order = np.lexsort((option, block_of, worth / np.maximum(coef, 1e-12), -tier))
+            dropped: list[list[int]] = [[] for _ in self.blocks]
+            for i in order.tolist():
+                if usage[lim.spec] <= lim.ub:
+                    break
+                if tier[i] < phase:
+                    if room[int(tier[i])] < worth[i]:
+                        continue
+                    room[int(tier[i])] -= worth[i]
+                dropped[int(block_of[i])].append(int(option[i]))
+                usage = usage - self.blocks[int(block_of[i])].block.global_usage(
+                    np.array([option[i]]), len(self.specs))
+            plan = [np.setdiff1d(p, np.array(d, dtype=np.int64)) for p, d in zip(
+                plan, dropped, strict=True)]
+        return plan
 
     def _limit(self, row: PricedRow, phase: int, higher: list[int]) -> Limit:
         floor = None if row.soft_tier in (None, phase) else higher.index(row.soft_tier)
@@ -365,8 +455,21 @@ class Coordinator:
                      higher: list[int], usable: list[int]) -> np.ndarray:
         """The multipliers of the least bound the cutting planes find (prices, weights)."""
         assert callable(evaluate)
-        dim = len(usable) + len(higher)
-        upper = np.full(dim, MAX_TIER_WEIGHT)
+        upper, links = self._box(phase, higher, usable)
+
+        def at(point: np.ndarray) -> dual.Evaluation:
+            weights = {t: float(point[len(usable) + h]) for h, t in enumerate(higher)}
+            return evaluate(point[: len(usable)], weights)
+
+        found = dual.minimise(at, np.minimum(start, upper), upper, links, BOUND_EVALUATIONS)
+        return found.point
+
+    def _box(self, phase: int, higher: list[int],
+             usable: list[int]) -> tuple[np.ndarray, list[tuple[int, int, float]]]:
+        """Where the multipliers (prices of the usable rows, then the higher tiers' weights)
+        are searched: at most what any member is worth per unit of a row, a soft row's
+        price at most its penalty (times its tier's weight: the links)."""
+        upper = np.full(len(usable) + len(higher), MAX_TIER_WEIGHT)
         links: list[tuple[int, int, float]] = []
         worth = self._value_per_unit(phase, higher)
         for position, index in enumerate(usable):
@@ -376,13 +479,7 @@ class Coordinator:
                 upper[position] = min(upper[position], row.rate)
             elif row.soft_tier is not None:
                 links.append((position, len(usable) + higher.index(row.soft_tier), row.rate))
-
-        def at(point: np.ndarray) -> dual.Evaluation:
-            weights = {t: float(point[len(usable) + h]) for h, t in enumerate(higher)}
-            return evaluate(point[: len(usable)], weights)
-
-        found = dual.minimise(at, np.minimum(start, upper), upper, links, BOUND_EVALUATIONS)
-        return found.point
+        return upper, links
 
     def _value_per_unit(self, phase: int, higher: list[int]) -> np.ndarray:
         """Per spec, a price above which no member is worth its use of the row (a generous

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-import ortools.linear_solver.pywraplp as pywraplp
+from ortools.linear_solver.python import model_builder as mb
+from scipy import sparse
 
 
 @dataclass(frozen=True)
@@ -105,28 +107,47 @@ def _master(cuts: list[tuple[np.ndarray, np.ndarray]], low: np.ndarray, high: np
     (y, the minimum, whether y is pressed against the box).
 
     Solved in normalised units (y / upper, t / the cuts' magnitude): multipliers of
-    very different scales otherwise leave GLOP with coefficients 1e12 apart.
+    very different scales otherwise leave GLOP with coefficients 1e12 apart. The program
+    is handed to GLOP as arrays in one call: hundreds of cuts over dozens of pieces are
+    too many coefficients to add one Python call each.
     """
     unit = np.maximum(upper, 1e-12)
     size = max(1.0, max(float(np.abs(a).sum()) for a, _ in cuts))
-    solver = pywraplp.Solver.CreateSolver("GLOP")
-    z = [solver.NumVar(float(low[i] / unit[i]), float(high[i] / unit[i]), f"z{i}")
-         for i in range(dim)]
     pieces = len(cuts[0][0])
-    t = [solver.NumVar(-solver.infinity(), solver.infinity(), f"t{g}") for g in range(pieces)]
-    for intercepts, slopes in cuts:
-        scaled = slopes * unit / size
-        for g in range(pieces):
-            solver.Add(t[g] >= float(intercepts[g]) / size
-                       + sum(float(scaled[g, i]) * z[i] for i in range(dim) if scaled[g, i]))
-    for i, j, factor in links:
-        solver.Add(unit[i] * z[i] <= factor * unit[j] * z[j])
-    solver.Minimize(sum(t))
-    if solver.Solve() != pywraplp.Solver.OPTIMAL:
+    intercepts = np.concatenate([a for a, _ in cuts]) / size  # (cuts x pieces,)
+    slopes = np.concatenate([s for _, s in cuts]) * unit / size  # rows: (cut, piece)
+    n_rows = len(intercepts)
+    piece = np.tile(np.arange(pieces), len(cuts))
+    # row: t_piece - slopes.z >= intercept
+    at_row, at_col = np.nonzero(slopes)
+    rows = [np.arange(n_rows), at_row]
+    columns = [dim + piece, at_col]
+    values = [np.ones(n_rows), -slopes[at_row, at_col]]
+    low_rows = [intercepts]
+    high_rows = [np.full(n_rows, np.inf)]
+    for k, (i, j, factor) in enumerate(links):  # unit_i z_i - factor unit_j z_j <= 0
+        rows += [np.array([n_rows + k, n_rows + k])]
+        columns += [np.array([i, j])]
+        values += [np.array([unit[i], -factor * unit[j]])]
+        low_rows.append(np.array([-np.inf]))
+        high_rows.append(np.zeros(1))
+    n_all = n_rows + len(links)
+    matrix = sparse.csr_matrix((np.concatenate(values),
+                                (np.concatenate(rows), np.concatenate(columns))),
+                               shape=(n_all, dim + pieces))
+    model = mb.Model()
+    helper: Any = model.helper  # its stub's array types name no valid ndarray shape
+    helper.fill_model_from_sparse_data(
+        np.r_[low / unit, np.full(pieces, -np.inf)], np.r_[high / unit, np.full(pieces, np.inf)],
+        np.r_[np.zeros(dim), np.ones(pieces)], np.concatenate(low_rows),
+        np.concatenate(high_rows), matrix)
+    solver = mb.Solver("glop")
+    if solver.solve(model) != mb.SolveStatus.OPTIMAL:
         return None
-    point = np.clip(np.array([v.solution_value() for v in z]) * unit, low, high)
+    solution = solver.values(model.get_variables()).to_numpy()
+    point = np.clip(solution[:dim] * unit, low, high)
     span = np.maximum(high - low, 1e-12)
     # on the box: pressed against an edge of the box that is not an edge of the domain
     on_box = bool(np.any(((point - low) < 1e-7 * span) & (low > 0))
                   or np.any(((high - point) < 1e-7 * span) & (high < upper)))
-    return point, float(sum(v.solution_value() for v in t)) * size, on_box
+    return point, float(solution[dim:].sum()) * size, on_box

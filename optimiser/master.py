@@ -15,10 +15,13 @@ are free, every other one is fixed at its best column under the current duals;
 after each solve, fixed customers whose best column changed at the new duals
 join the free set, until none does. The result is the optimum of the whole LP.
 
-Rounding gives a mixed customer its heaviest column; `repair` then moves
-customers between their columns (the previous phase's plan among them, which
-meets every limit by construction) until every hard limit and floor holds
-exactly, and `improve` takes any move that gains and keeps them.
+Rounding gives a mixed customer the whole column that breaks least. What it
+still breaks is a mixed customer's share of a limit or floor: `restore_lower`
+sends a few customers back to their previous plan (the previous phase's
+assignment meets every limit and floor by construction) until no floor or
+minimum is short, and the coordinator drops sends over a capacity
+(optimiser/decomposition.py); `improve` takes any move that gains and keeps
+every limit.
 """
 
 from __future__ import annotations
@@ -30,12 +33,17 @@ import numpy as np
 from ortools.linear_solver.python import model_builder as mb
 from scipy import sparse
 
+from optimiser import dual
 from optimiser.arrays import ranges
 
-GLOP_PARAMETERS = "use_dual_simplex: true, use_preprocessing: false"
-ELASTIC_PRICE = 1e4  # per unit of a broken hard limit or floor, in units of the best column
+GLOP_PARAMETERS = ("use_dual_simplex: true, use_preprocessing: false", "")
+# An elastic unit of a hard limit or floor (its largest column's use of it) costs this many
+# of the best column's value: steep, yet within GLOP's range (coefficients near 1).
+ELASTIC_PRICE = 1e3
 FIRST_FREE = 2000  # customers free in the first sifting solve
 SIFT_ROUNDS = 30
+PRICE_EVALUATIONS = 60  # cutting-plane steps on the master's dual before its LP
+ROUND_COMBINATIONS = 4096  # most combinations of mixed columns rounding tries
 REDUCED_TOLERANCE = 1e-7  # relative: a fixed customer's better column must gain this much
 _HASH = np.random.default_rng(20261201).integers(1, 2**62, size=64, dtype=np.int64) | 1
 
@@ -151,15 +159,23 @@ class MasterSolution:
     limit_prices: np.ndarray
     floor_weights: np.ndarray
     chosen: np.ndarray
-    fractional: int  # customers the LP mixed
+    mixed: np.ndarray  # customers the LP mixed
+    undecided: np.ndarray  # customers by the margin between their two best columns at the
+    # LP's duals, least first: those whose moves trade the limits at about the LP's prices
 
 
 class Master:
     """The phase's LP over `columns` with `limits` and floors (total of higher tier j at
-    least `floor_least[j]`)."""
+    least `floor_least[j]`). It keeps its last assignment: the next solve starts from it."""
 
-    def __init__(self, columns: Columns, limits: list[Limit], floor_least: np.ndarray) -> None:
+    def __init__(self, columns: Columns, limits: list[Limit], floor_least: np.ndarray,
+                 start: np.ndarray | None = None,
+                 box: tuple[np.ndarray, list[tuple[int, int, float]]] | None = None) -> None:
         self.columns, self.limits, self.floor_least = columns, limits, floor_least
+        dim = len(limits) + len(floor_least)
+        self.box = box if box is not None else (np.full(dim, 1e12), [])
+        self.previous = start
+        self.mixed = np.zeros(0, dtype=np.int64)
 
     def reduced(self, limit_prices: np.ndarray, floor_weights: np.ndarray) -> np.ndarray:
         """Every column's value at these duals: value + w.floors - sum of priced usage."""
@@ -171,41 +187,132 @@ class Master:
                 score = score + sign * price * cols.usage[:, limit.spec]
         return score
 
-    def solve(self, start_prices: np.ndarray, start_weights: np.ndarray) -> MasterSolution:
-        """The LP optimum by sifting from the duals given, and its rounded choice."""
+    def solve(self, prices: np.ndarray, weights: np.ndarray) -> MasterSolution:
+        """The LP optimum by sifting, and its rounded choice.
+
+        Customers undecided at the duals given (smallest margin between their two best
+        columns) start free, with those the last solve mixed; every other customer holds
+        its best column at these duals (near the optimum, nearly a plan that fits) until
+        the LP's duals say it would gain by moving. Limits and floors are elastic at a
+        steep price, so the LP always has a solution.
+        """
         cols = self.columns
-        fixed, margin = cols.best(self.reduced(start_prices, start_weights))
-        free = _smallest(margin, FIRST_FREE)
+        prices, weights = self.dual_optimum(prices, weights)
+        best, margin = cols.best(self.reduced(prices, weights))
+        fixed = best.copy()
+        free = np.union1d(_smallest(margin, FIRST_FREE), self.mixed)
         for _ in range(SIFT_ROUNDS):
             solved = self._solve_lp(free, fixed)
             if solved is None:
                 raise RuntimeError("the plan master LP could not be solved")
-            weights, value, prices, floor_weights = solved
-            score = self.reduced(prices, floor_weights)
+            column_weights, value, prices, weights = solved
+            score = self.reduced(prices, weights)
             best, margin = cols.best(score)
             is_free = np.zeros(cols.n_customers, dtype=bool)
             is_free[free] = True
             gain = score[best] - score[fixed]
             scale = max(1.0, float(np.abs(value)))
             wrong = np.flatnonzero(~is_free & (gain > REDUCED_TOLERANCE * scale
-                                               / max(1, cols.n_customers) ** 0.5))
+                                               / max(1, cols.n_customers)))
             if len(wrong) == 0:
                 break
-            fixed[wrong] = best[wrong]
             more = wrong[np.argsort(-gain[wrong], kind="stable")][: max(len(free), FIRST_FREE)]
             free = np.union1d(free, more)
+        chosen, mixed = self._round(free, fixed, column_weights)
+        self.mixed = mixed
+        undecided = np.flatnonzero(np.isfinite(margin))
+        undecided = undecided[np.argsort(margin[undecided], kind="stable")]
+        return MasterSolution(value, prices, weights, chosen, mixed, undecided)
+
+    def dual_optimum(self, prices: np.ndarray,
+                     weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Near-optimal duals of the LP, found in price space: its dual is the Lagrangian
+        of the limits and floors over each customer's columns,
+
+            M(y, z) = sum_c max_j [value + z.floors - y.usage](j) + y.b - z.least,
+
+        a convex piecewise-linear function of a dozen multipliers that costs one pass over
+        the columns to evaluate. A few dozen cutting-plane steps (optimiser.dual) bring it
+        near its minimum, where few customers are undecided between two columns: the LP
+        then needs only those free."""
+        cols, limits, n_limits = self.columns, self.limits, len(self.limits)
+        constant_slope = np.array([lim.ub if lim.ub is not None else -(lim.lb or 0.0)
+                                   for lim in limits] + [-x for x in self.floor_least])
+        signs = np.array([-1.0 if lim.ub is not None else 1.0 for lim in limits])
+        pieces = min(64, max(1, cols.n_customers)) + 1
+        group = np.arange(cols.n_customers) * (pieces - 1) // max(1, cols.n_customers)
+        usage = cols.usage[:, [lim.spec for lim in limits]]
+
+        def evaluate(point: np.ndarray) -> dual.Evaluation:
+            y, z = point[:n_limits], point[n_limits:]
+            score = self.reduced(y, z)
+            best, _ = cols.best(score)
+            mine = group
+            cut_values = np.bincount(mine, score[best], minlength=pieces)
+            cut_values[-1] = float(constant_slope @ point)
+            slopes = np.zeros((pieces, len(point)))
+            for r in range(n_limits):
+                slopes[:, r] = signs[r] * np.bincount(mine, usage[best, r], minlength=pieces)
+            for j in range(len(self.floor_least)):
+                slopes[:, n_limits + j] = np.bincount(mine, cols.floors[best, j],
+                                                      minlength=pieces)
+            slopes[-1] = constant_slope
+            return dual.Evaluation(float(cut_values.sum()), cut_values, slopes)
+
+        upper, links = self.box
+        start = np.minimum(np.concatenate([prices, weights]), upper)
+        found = dual.minimise(evaluate, start, upper, links, PRICE_EVALUATIONS, 1e-9)
+        return found.point[:n_limits], found.point[n_limits:]
+
+    def _round(self, free: np.ndarray, fixed: np.ndarray,
+               column_weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Whole columns for the free customers: the one the LP gives each whole, and for
+        the few it mixes the combination of their mixed columns that leaves no floor or
+        minimum short if any does, then breaks a maximum least, then gains most.
+        Returns (a column per customer, customers mixed)."""
+        cols = self.columns
         chosen = fixed.copy()
-        mixed = 0
         members = np.flatnonzero(np.isin(cols.customer, free))
-        heaviest = np.full(cols.n_customers, -1, dtype=np.int64)
-        weight_of = np.full(cols.n_customers, -1.0)
-        for column, weight in zip(members.tolist(), weights.tolist(), strict=True):
-            customer = int(cols.customer[column])
-            if weight > weight_of[customer] + 1e-9:
-                heaviest[customer], weight_of[customer] = column, weight
-        mixed = int(((weight_of > 1e-6) & (weight_of < 1 - 1e-6)).sum())
-        chosen[free] = heaviest[free]
-        return MasterSolution(value, prices, floor_weights, chosen, mixed)
+        if len(members) == 0:
+            return chosen, np.zeros(0, dtype=np.int64)
+        used = column_weights > 1e-9
+        order = np.lexsort((-column_weights, cols.customer[members]))
+        heaviest_first = members[order]
+        owner = cols.customer[heaviest_first]
+        first = np.r_[True, owner[1:] != owner[:-1]]
+        chosen[owner[first]] = heaviest_first[first]
+        support = members[used]
+        counts = np.bincount(cols.customer[support], minlength=cols.n_customers)
+        mixed = np.flatnonzero(counts > 1)
+        options = [support[cols.customer[support] == c] for c in mixed]
+        combinations = np.prod([len(o) for o in options], dtype=float)
+        if len(mixed) and combinations <= ROUND_COMBINATIONS:
+            chosen = self._best_combination(chosen, mixed, options)
+        return chosen, mixed
+
+    def _best_combination(self, chosen: np.ndarray, mixed: np.ndarray,
+                          options: list[np.ndarray]) -> np.ndarray:
+        cols = self.columns
+        base = chosen.copy()
+        base[mixed] = -1
+        rest = totals(cols, base)
+        units = units_of(cols, self.limits, self.floor_least)
+        combos = np.array(np.meshgrid(*options, indexing="ij")).reshape(len(mixed), -1).T
+        usage = rest.usage + cols.usage[combos].sum(axis=1)
+        floors = rest.floors + cols.floors[combos].sum(axis=1)
+        broken = violation(self.limits, self.floor_least, usage, floors, units)
+        lower = lower_rows(self.limits, self.floor_least)
+        short, over = broken[:, lower].sum(axis=1), broken[:, ~lower].sum(axis=1)
+        value = cols.value[combos].sum(axis=1)
+        for lim in self.limits:  # this phase's soft limits charge its own value
+            if lim.soft and lim.floor is None:
+                value = value - lim.rate * lim.excess(usage[:, lim.spec])
+        # a short floor or minimum costs a customer's whole plan to mend, a send over a
+        # maximum only that send: keep every floor first
+        pick = int(np.lexsort((-value, np.round(over, 12), np.round(short, 12)))[0])
+        out = chosen.copy()
+        out[mixed] = combos[pick]
+        return out
 
     def _solve_lp(self, free: np.ndarray, fixed: np.ndarray
                   ) -> tuple[np.ndarray, float, np.ndarray, np.ndarray] | None:
@@ -239,9 +346,7 @@ class Master:
                 assert lim.lb is not None
                 low[r] = (lim.lb - base_usage[r]) / unit_limit[r]
         for j in range(n_floors):
-            need = (self.floor_least[j] - base_floor[j]) / unit_floor[j]
-            # eased by a hair: GLOP works to a tolerance (repair restores floors exactly)
-            low[n_limits + j] = need - 1e-7 * max(1.0, abs(need))
+            low[n_limits + j] = (self.floor_least[j] - base_floor[j]) / unit_floor[j]
         rows, cols_at, values = [], [], []
         for block, offset in ((usage, 0), (floors, n_limits)):
             at_row, at_col = np.nonzero(block.T)
@@ -251,9 +356,12 @@ class Master:
         objective = [cols.value[members] / unit_value]
         n_columns = len(members)
         extra = 0
+        elastic = True
         for r, lim in enumerate(limits):  # a slack per soft limit, elastic per hard one
+            if not (lim.soft or elastic):
+                continue
             sign = -1.0 if lim.ub is not None else 1.0
-            price = (lim.rate if lim.soft else ELASTIC_PRICE * unit_value) * unit_limit[r]
+            price = lim.rate * unit_limit[r] if lim.soft else ELASTIC_PRICE * unit_value
             rows.append(np.array([r]))
             cols_at.append(np.array([n_columns + extra]))
             values.append(np.array([sign]))
@@ -265,11 +373,11 @@ class Master:
             else:
                 objective.append(np.array([-price / unit_value]))
             extra += 1
-        for j in range(n_floors):  # floors are elastic too
+        for j in range(n_floors if elastic else 0):  # floors are elastic too
             rows.append(np.array([n_limits + j]))
             cols_at.append(np.array([n_columns + extra]))
             values.append(np.array([1.0]))
-            objective.append(np.array([-ELASTIC_PRICE * unit_floor[j] / unit_value]))
+            objective.append(np.array([-ELASTIC_PRICE]))
             extra += 1
         n_rows = n_limits + n_floors
         rows.append(n_rows + local[cols.customer[members]])
@@ -285,14 +393,18 @@ class Master:
             np.zeros(n_columns + extra), np.full(n_columns + extra, np.inf),
             np.concatenate(objective), np.r_[low, ones], np.r_[high, ones], matrix)
         helper.set_maximize(True)
-        solver = mb.Solver("glop")
-        solver.set_solver_specific_parameters(GLOP_PARAMETERS)
-        if solver.solve(model) != mb.SolveStatus.OPTIMAL:
+        for parameters in GLOP_PARAMETERS:  # the fast settings first, GLOP's own if they fail
+            solver = mb.Solver("glop")
+            solver.set_solver_specific_parameters(parameters)
+            status = solver.solve(model)
+            if status == mb.SolveStatus.OPTIMAL:
+                break
+        else:
             return None
         weights = solver.values(model.get_variables()).to_numpy()[:n_columns]
         value = solver.objective_value * unit_value + float(cols.value[held].sum())
-        duals = np.abs([solver.dual_value(model.linear_constraint_from_index(i))
-                        for i in range(n_rows)]) * unit_value
+        constraints = model.get_linear_constraints()
+        duals = np.abs(solver.dual_values(constraints).to_numpy()[:n_rows]) * unit_value
         return (weights, value, duals[:n_limits] / unit_limit,
                 duals[n_limits:] / unit_floor if n_floors else np.zeros(0))
 
@@ -366,69 +478,71 @@ def units_of(columns: Columns, limits: list[Limit], floor_least: np.ndarray) -> 
     return np.array(out)
 
 
-REPAIR_ROUNDS = 10_000
+IMPROVE_CANDIDATES = 100_000
 
 
-def repair(columns: Columns, chosen: np.ndarray, limits: list[Limit], floor_least: np.ndarray,
-           previous: np.ndarray | None) -> np.ndarray:
-    """Move customers between their columns until every hard limit and floor holds: each
-    move the one that mends most violation per value lost. When no move mends anything,
-    every customer returns to its `previous` column (which meets everything), and
-    `improve` wins back what it can."""
-    chosen = chosen.copy()
+def restore_lower(columns: Columns, chosen: np.ndarray, limits: list[Limit],
+                  floor_least: np.ndarray, previous: np.ndarray | None) -> np.ndarray:
+    """`chosen` with customers sent back to their previous plan until no floor and no hard
+    minimum is short, those that gained least per unit they took from it first (all
+    customers on their previous plan is the previous phase's plan, which meets them).
+
+    A customer goes back only if that mends more than it breaks a maximum; what is left over
+    a maximum the caller drops send by send (one send of the phase's tier or a lower one is
+    cheaper to drop than a customer's whole plan to change).
+    """
     units = units_of(columns, limits, floor_least)
-    for _ in range(REPAIR_ROUNDS):
-        now = totals(columns, chosen)
-        broken = violation(limits, floor_least, now.usage, now.floors, units)[0]
-        if not (broken > 1e-12).any():
-            return chosen
-        move = _best_mending_move(columns, chosen, limits, floor_least, units, now,
-                                  float(broken.sum()))
-        if move is None:
-            break
-        customer, column = move
-        chosen[customer] = column
+    now = totals(columns, chosen)
+    short = violation(limits, floor_least, now.usage, now.floors, units)[0]
+    if not (short[lower_rows(limits, floor_least)] > 0).any():
+        return chosen
     if previous is None:
         raise RuntimeError("the decomposition found no plan that meets every hard global rule")
-    return improve(columns, previous.copy(), limits, floor_least)
-
-
-def _best_mending_move(columns: Columns, chosen: np.ndarray, limits: list[Limit],
-                       floor_least: np.ndarray, units: np.ndarray, now: Totals,
-                       broken_now: float) -> tuple[int, int] | None:
-    current = chosen[columns.customer]
-    candidates = np.flatnonzero(np.arange(len(columns)) != current)
-    if len(candidates) == 0:
-        return None
-    delta_usage = columns.usage[candidates] - columns.usage[current[candidates]]
-    delta_floors = columns.floors[candidates] - columns.floors[current[candidates]]
+    chosen = chosen.copy()
+    movers = np.flatnonzero(chosen != previous)
+    was, back = chosen[movers], previous[movers]
+    delta_usage = columns.usage[back] - columns.usage[was]
+    delta_floors = columns.floors[back] - columns.floors[was]
     after = violation(limits, floor_least, now.usage + delta_usage, now.floors + delta_floors,
                       units).sum(axis=1)
-    mended = broken_now - after
-    useful = mended > 1e-12
-    if not useful.any():
-        return None
-    loss = columns.value[current[candidates]] - columns.value[candidates]
-    for lim in limits:  # this phase's own soft limits change the value too
-        if lim.soft and lim.floor is None:
-            loss += lim.rate * (lim.excess(now.usage[lim.spec] + delta_usage[:, lim.spec])
-                                - lim.excess(now.usage[lim.spec]))
-    score = np.where(useful, mended / (np.maximum(loss, 0.0) + 1e-9), -np.inf)
-    pick = int(np.argmax(score))
-    return int(columns.customer[candidates[pick]]), int(candidates[pick])
+    mended = short.sum() - after
+    loss = np.maximum(columns.value[was] - columns.value[back], 0.0)
+    useful = np.flatnonzero(mended > 0)
+    for i in useful[np.argsort(-(mended[useful] / (loss[useful] + 1.0)), kind="stable")]:
+        usage = now.usage + delta_usage[i]
+        floors = now.floors + delta_floors[i]
+        trial = violation(limits, floor_least, usage, floors, units)[0]
+        if trial.sum() >= short.sum():
+            continue  # it breaks a maximum more, or those sent back mended it already
+        chosen[movers[i]] = back[i]
+        now = Totals(now.value + columns.value[back[i]] - columns.value[was[i]], floors, usage)
+        short = trial
+        if not (short[lower_rows(limits, floor_least)] > 0).any():
+            return chosen
+    return previous.copy()
 
 
-IMPROVE_CANDIDATES = 100_000
+def lower_rows(limits: list[Limit], floor_least: np.ndarray) -> np.ndarray:
+    """Which rows of `violation` are minimums or floors."""
+    return np.r_[np.array([lim.ub is None for lim in limits], dtype=bool),
+                 np.ones(len(floor_least), dtype=bool)]
+
+
+def holds(columns: Columns, chosen: np.ndarray, limits: list[Limit],
+          floor_least: np.ndarray) -> bool:
+    """Whether an assignment meets every hard limit and floor exactly."""
+    now = totals(columns, chosen)
+    units = units_of(columns, limits, floor_least)
+    return not (violation(limits, floor_least, now.usage, now.floors, units) > 0).any()
 
 
 def improve(columns: Columns, chosen: np.ndarray, limits: list[Limit],
             floor_least: np.ndarray) -> np.ndarray:
     """Take, best gain first, every move to another column that gains value and keeps every
-    hard limit and floor (the assignment given must keep them)."""
+    hard limit and floor (the assignment given keeps them)."""
     chosen = chosen.copy()
     units = units_of(columns, limits, floor_least)
-    current = chosen[columns.customer]
-    gain = columns.value - columns.value[current]  # soft penalties are judged per move
+    gain = columns.value - columns.value[chosen[columns.customer]]
     candidates = np.flatnonzero(gain > 0)
     candidates = candidates[np.argsort(-gain[candidates], kind="stable")][:IMPROVE_CANDIDATES]
     now = totals(columns, chosen)
@@ -440,7 +554,7 @@ def improve(columns: Columns, chosen: np.ndarray, limits: list[Limit],
             continue
         usage = now.usage + columns.usage[column] - columns.usage[was]
         floors = now.floors + columns.floors[column] - columns.floors[was]
-        if (violation(limits, floor_least, usage, floors, units) > 1e-12).any():
+        if (violation(limits, floor_least, usage, floors, units) > 0).any():
             continue
         own = penalties(limits, usage, columns.n_floors)[0]
         if columns.value[column] - columns.value[was] - (own - own_now) <= 0:

