@@ -106,6 +106,7 @@ def plan(
         raise click.UsageError("--backend dask needs --scheduler ADDRESS (or 'local')")
     if backend == "local" and scheduler:
         raise click.UsageError("--scheduler is only for --backend dask")
+    from optimiser.coupled import NoPlanFound
     from optimiser.cpsat import SolverOptions
     from optimiser.plan import build_plan, write_json, write_plan
     from optimiser.progress import Progress
@@ -149,7 +150,7 @@ def plan(
                 outcome = solve(loaded, options, progress.blocks, cluster)
         else:
             outcome = solve(loaded, options, progress.blocks)
-    except (InfeasibleError, NoSolutionError) as error:
+    except (InfeasibleError, NoSolutionError, NoPlanFound) as error:
         click.echo(f"infeasible: {error}", err=True)
         _write_failure(out, loaded.name, str(error), write_json)
         sys.exit(EXIT_INFEASIBLE)

@@ -46,18 +46,26 @@ from optimiser.master import (
     Master,
     holds,
     improve,
+    mend_floors,
     penalties,
     restore_lower,
+    revert_until_holds,
     violation,
 )
 from optimiser.rules.global_rules import GlobalRowSpec
 
 WEIGHT_STEPS = 64  # priced weights are floored to 1/64 of a model unit for the exact search
 MAX_TIER_WEIGHT = 1e4  # most a higher tier's unit may be worth in the bound's objective
+MINIMUM_PRICE_FACTOR = 1.0  # a minimum's price at most this times the most any unit is worth
 DUAL_PIECES = 64  # customer groups with a cut each in the dual's master program
 BOUND_EVALUATIONS = 4  # evaluations the cutting planes may spend before the plan master
 PLAN_ROUNDS = 20  # master solves, each followed by an evaluation at the master's duals
-PLAN_TOLERANCE = 1e-4  # relative distance of master and bound that ends the rounds
+PLAN_TOLERANCE = 1e-4
+# Relative: how far below its phase's total a higher tier may end in the later phases. Exact
+# floors leave the repair no room when every capacity is full of higher-tier sends and the
+# rounded LP holds one send too many; the bound of each phase is computed for the same
+# relaxed floors, so the reported gap stays an honest one.
+FLOOR_TOLERANCE = 1e-3  # relative distance of master and bound that ends the rounds
 
 
 @dataclass(frozen=True)
@@ -239,7 +247,8 @@ class Coordinator:
                 phase = top if row.soft_tier is None else row.soft_tier
                 free_phase[row.spec] = min(free_phase[row.spec], phase)
         self.blocks = [CoupledBlock(b, free_phase, len(specs), seed) for b in blocks]
-        self.minimum_specs = np.array(sorted({r.spec for r in self.rows if r.lb is not None}),
+        self.minimum_specs = np.array(sorted({r.spec for r in self.rows  # hard minimums
+                                              if r.lb is not None and r.soft_tier is None}),
                                       dtype=np.int64)
         self.offsets = np.cumsum([0] + [b.n_options for b in blocks])
         self.first_customer = np.cumsum([0] + [b.n_customers for b in blocks])
@@ -271,6 +280,9 @@ class Coordinator:
                ) -> tuple[list[np.ndarray], float, float, np.ndarray, int]:
         """(plan per block, tier total less penalties, bound, prices, customers mixed)."""
         higher = [t for t in self.phases if t < phase]
+        # each higher tier held at its total less a sliver: a plan that moves one send of a
+        # higher tier off a full capacity is then still a plan (see FLOOR_TOLERANCE)
+        achieved = {t: v - FLOOR_TOLERANCE * abs(v) for t, v in achieved.items()}
         usable = [i for i, r in enumerate(self.rows)
                   if r.soft_tier is None or r.soft_tier <= phase]
         columns = Columns(self.n_customers, len(higher), len(self.specs))
@@ -306,7 +318,8 @@ class Coordinator:
             if len(columns) == before:
                 break  # nobody has a new plan to offer: the LP cannot move
             solution = master.solve(solution.limit_prices, solution.floor_weights)
-        chosen = restore_lower(columns, solution.chosen, limits, least, previous_columns)
+        chosen = mend_floors(columns, solution.chosen, limits, least)
+        chosen = restore_lower(columns, chosen, limits, least, previous_columns)
         if holds(columns, chosen, limits, least):
             chosen = improve(columns, chosen, limits, least)
         plan = self._plan(columns, chosen)
@@ -322,8 +335,10 @@ class Coordinator:
             if previous_columns is None:
                 raise RuntimeError("the decomposition found no plan that meets every hard "
                                    "global rule")
-            # the previous plan meets every limit: the best moves that keep them all
-            plan = self._plan(columns, improve(columns, previous_columns, limits, least))
+            # the previous plan meets every limit: the fewest customers sent back to it,
+            # then the best moves that keep every limit
+            kept = revert_until_holds(columns, chosen, limits, least, previous_columns)
+            plan = self._plan(columns, improve(columns, kept, limits, least))
             summaries = [b.summary(p, [phase, *higher]) for b, p in zip(self.blocks, plan,
                                                                         strict=True)]
             usage = np.sum([s.usage.sum(axis=0) for s in summaries], axis=0)
@@ -467,14 +482,18 @@ class Coordinator:
     def _box(self, phase: int, higher: list[int],
              usable: list[int]) -> tuple[np.ndarray, list[tuple[int, int, float]]]:
         """Where the multipliers (prices of the usable rows, then the higher tiers' weights)
-        are searched: at most what any member is worth per unit of a row, a soft row's
+        are searched: a maximum's price at most what any member is worth per unit of it, a
+        minimum's generously more, a soft row's
         price at most its penalty (times its tier's weight: the links)."""
         upper = np.full(len(usable) + len(higher), MAX_TIER_WEIGHT)
         links: list[tuple[int, int, float]] = []
         worth = self._value_per_unit(phase, higher)
+        # a minimum's price pays members for their use, not charges them: what a member is
+        # worth does not bound it, what it may cost the others to meet it does
+        generous = max(float(worth.max(initial=0.0)), 1.0) * MINIMUM_PRICE_FACTOR
         for position, index in enumerate(usable):
             row = self.rows[index]
-            upper[position] = max(worth[row.spec], 1e-6)
+            upper[position] = max(worth[row.spec], 1e-6) if row.ub is not None else generous
             if row.soft_tier == phase:
                 upper[position] = min(upper[position], row.rate)
             elif row.soft_tier is not None:

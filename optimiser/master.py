@@ -35,13 +35,21 @@ from scipy import sparse
 
 from optimiser import dual
 from optimiser.arrays import ranges
+from optimiser.price_fit import fit_by_price, give_back
 
 GLOP_PARAMETERS = ("use_dual_simplex: true, use_preprocessing: false", "")
 # An elastic unit of a hard limit or floor (its largest column's use of it) costs this many
 # of the best column's value: steep, yet within GLOP's range (coefficients near 1).
-ELASTIC_PRICE = 1e3
+# an elastic unit of a hard row costs this many times the most any column earns per unit
+# of the row (in the LP's units), so the LP breaks a row only where nothing else is left
+ELASTIC_PRICE = 10.0
+ELASTIC_CAP = 1e6  # in LP units: steeper leaves GLOP coefficients too far apart
 FIRST_FREE = 2000  # customers free in the first sifting solve
 SIFT_ROUNDS = 30
+# most customers free in one sifting LP: GLOP's time grows much faster than its size
+# beyond (16k free: about 1.5 s here, 32k: 40 s), and what the LP would still move is left to
+# rounding and the repairs, which the bound then judges
+MAX_FREE = 16_000
 PRICE_EVALUATIONS = 60  # cutting-plane steps on the master's dual before its LP
 ROUND_COMBINATIONS = 4096  # most combinations of mixed columns rounding tries
 REDUCED_TOLERANCE = 1e-7  # relative: a fixed customer's better column must gain this much
@@ -199,7 +207,7 @@ class Master:
         cols = self.columns
         prices, weights = self.dual_optimum(prices, weights)
         best, margin = cols.best(self.reduced(prices, weights))
-        fixed = best.copy()
+        fixed = self._fit(prices, weights)
         free = np.union1d(_smallest(margin, FIRST_FREE), self.mixed)
         for _ in range(SIFT_ROUNDS):
             solved = self._solve_lp(free, fixed)
@@ -216,13 +224,45 @@ class Master:
                                                / max(1, cols.n_customers)))
             if len(wrong) == 0:
                 break
-            more = wrong[np.argsort(-gain[wrong], kind="stable")][: max(len(free), FIRST_FREE)]
+            room = min(max(len(free), FIRST_FREE), MAX_FREE - len(free))
+            if room <= 0:
+                break  # the LP is as large as it may grow: rounding and repair take over
+            more = wrong[np.argsort(-gain[wrong], kind="stable")][:room]
             free = np.union1d(free, more)
         chosen, mixed = self._round(free, fixed, column_weights)
+        # what the LP left over a maximum (its elastic share, a mixed customer rounded up)
+        # the customers of least worth per priced unit give back, for their next best fit
+        capped = [r for r, lim in enumerate(self.limits) if lim.ub is not None and not lim.soft]
+        chosen = give_back(cols.customer, self.reduced(prices, weights),
+                           np.maximum(prices[capped], 1e-12),
+                           cols.usage[:, [self.limits[r].spec for r in capped]],
+                           np.array([self.limits[r].ub for r in capped], dtype=float),
+                           cols.floors, chosen, totals(cols, chosen).floors - self.floor_least)
         self.mixed = mixed
         undecided = np.flatnonzero(np.isfinite(margin))
         undecided = undecided[np.argsort(margin[undecided], kind="stable")]
         return MasterSolution(value, prices, weights, chosen, mixed, undecided)
+
+    def _fit(self, prices: np.ndarray, weights: np.ndarray,
+             preferred: np.ndarray | None = None) -> np.ndarray:
+        """A column per customer within every hard maximum (optimiser.price_fit): customers
+        with a previous plan move only to their `preferred` column or to columns that give
+        each floor at least as much, so the floors stay met unless the preferred columns
+        trade them away."""
+        cols = self.columns
+        capped = [r for r, lim in enumerate(self.limits) if lim.ub is not None and not lim.soft]
+        allowed = None
+        if self.previous is not None and cols.n_floors:
+            was = self.previous[cols.customer]
+            allowed = (was < 0) | (cols.floors >= cols.floors[np.maximum(was, 0)]).all(axis=1)
+        return fit_by_price(cols.customer, self.reduced(prices, weights),
+                            np.maximum(prices[capped], 1e-12),
+                            cols.usage[:, [self.limits[r].spec for r in capped]],
+                            np.array([self.limits[r].ub for r in capped], dtype=float),
+                            preferred,
+                            self.previous if self.previous is not None
+                            else np.full(cols.n_customers, -1, dtype=np.int64),
+                            allowed)
 
     def dual_optimum(self, prices: np.ndarray,
                      weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -361,7 +401,8 @@ class Master:
             if not (lim.soft or elastic):
                 continue
             sign = -1.0 if lim.ub is not None else 1.0
-            price = lim.rate * unit_limit[r] if lim.soft else ELASTIC_PRICE * unit_value
+            price = (lim.rate * unit_limit[r] if lim.soft
+                     else _steep(cols.usage[:, lim.spec], unit_limit[r]) * unit_value)
             rows.append(np.array([r]))
             cols_at.append(np.array([n_columns + extra]))
             values.append(np.array([sign]))
@@ -377,7 +418,7 @@ class Master:
             rows.append(np.array([n_limits + j]))
             cols_at.append(np.array([n_columns + extra]))
             values.append(np.array([1.0]))
-            objective.append(np.array([-ELASTIC_PRICE]))
+            objective.append(np.array([-_steep(cols.floors[:, j], unit_floor[j])]))
             extra += 1
         n_rows = n_limits + n_floors
         rows.append(n_rows + local[cols.customer[members]])
@@ -407,6 +448,14 @@ class Master:
         duals = np.abs(solver.dual_values(constraints).to_numpy()[:n_rows]) * unit_value
         return (weights, value, duals[:n_limits] / unit_limit,
                 duals[n_limits:] / unit_floor if n_floors else np.zeros(0))
+
+
+def _steep(entries: np.ndarray, unit: float) -> float:
+    """An elastic unit's price (LP objective per LP row unit) for a row whose entries are
+    `entries` scaled by `unit`: a column earns at most 1 per entry of least size."""
+    positive = np.abs(entries[entries != 0])
+    least = float(positive.min()) if len(positive) else unit
+    return min(ELASTIC_PRICE * unit / least, ELASTIC_CAP)
 
 
 def _smallest(margin: np.ndarray, count: int) -> np.ndarray:
@@ -520,6 +569,90 @@ def restore_lower(columns: Columns, chosen: np.ndarray, limits: list[Limit],
         if not (short[lower_rows(limits, floor_least)] > 0).any():
             return chosen
     return previous.copy()
+
+
+def mend_floors(columns: Columns, chosen: np.ndarray, limits: list[Limit],
+                floor_least: np.ndarray) -> np.ndarray:
+    """`chosen` with customers moved, least value lost per unit of short floor or minimum
+    mended first, to columns that mend a short floor or hard minimum without breaking a
+    maximum that held or making another row short, until none is short (or no such move
+    is left). The fit by price keeps the maxima but may squeeze a higher tier's sends out
+    under a tight budget; a few moves to their customers' other columns bring them back."""
+    units = units_of(columns, limits, floor_least)
+    now = totals(columns, chosen)
+    broken = violation(limits, floor_least, now.usage, now.floors, units)[0]
+    lower = lower_rows(limits, floor_least)
+    short = broken * lower
+    if not (short > 0).any():
+        return chosen
+    chosen = chosen.copy()
+    was = chosen[columns.customer]
+    ok = was >= 0
+    cand = np.flatnonzero(ok)
+    was = was[ok]
+    # per column, its row totals as the violation rows see them (usage per limit, floors)
+    rows_of = np.column_stack([columns.usage[:, lim.spec] for lim in limits]
+                              + [columns.floors[:, j] for j in range(len(floor_least))])
+    sign = np.where(lower, 1.0, -1.0)  # a lower row mends by more, a maximum by less
+    gain_rows = (rows_of[cand] - rows_of[was]) * sign / units
+    mends = (gain_rows * (short > 0)).clip(min=0).sum(axis=1)
+    loss = np.maximum(columns.value[was] - columns.value[cand], 0.0)
+    useful = np.flatnonzero(mends > 0)
+    order = useful[np.argsort(loss[useful] / mends[useful], kind="stable")]
+    for i in order[:IMPROVE_CANDIDATES].tolist():
+        column, customer = int(cand[i]), int(columns.customer[cand[i]])
+        old = int(chosen[customer])
+        if old == column or old != was[i]:
+            continue
+        usage = now.usage + columns.usage[column] - columns.usage[old]
+        floors = now.floors + columns.floors[column] - columns.floors[old]
+        trial = violation(limits, floor_least, usage, floors, units)[0]
+        if (trial[~lower] > broken[~lower]).any() or trial[lower].sum() >= short.sum():
+            continue
+        chosen[customer] = column
+        now = Totals(now.value + columns.value[column] - columns.value[old], floors, usage)
+        broken, short = trial, trial * lower
+        if not (short > 0).any():
+            break
+    return chosen
+
+
+def revert_until_holds(columns: Columns, chosen: np.ndarray, limits: list[Limit],
+                       floor_least: np.ndarray, previous: np.ndarray) -> np.ndarray:
+    """`chosen` with the fewest customers sent back to `previous` (which meets every hard
+    limit and floor) for the whole to meet them too: customers whose move back mends the
+    broken rows most per value it costs go first, then the rest by value; the shortest
+    such prefix that holds. Sending everyone back is the previous plan, so one exists."""
+    units = units_of(columns, limits, floor_least)
+    movers = np.flatnonzero((chosen != previous) & (previous >= 0))
+    if len(movers) == 0 or holds(columns, chosen, limits, floor_least):
+        return chosen
+    now = totals(columns, chosen)
+    broken = violation(limits, floor_least, now.usage, now.floors, units)[0] > 0
+    lower = lower_rows(limits, floor_least)
+    cur, back = chosen[movers], previous[movers]
+    cur_safe = np.maximum(cur, 0)
+    rows_of = np.column_stack([columns.usage[:, lim.spec] for lim in limits]
+                              + [columns.floors[:, j] for j in range(len(floor_least))])
+    now_rows = np.where(cur[:, None] >= 0, rows_of[cur_safe], 0.0)
+    delta = rows_of[back] - now_rows  # what each move back changes per row
+    sign = np.where(lower, 1.0, -1.0)
+    mends = ((delta * sign / units).clip(min=0) * broken).sum(axis=1)
+    cost = np.where(cur >= 0, columns.value[cur_safe], 0.0) - columns.value[back]
+    key = np.where(mends > 0, cost / np.maximum(mends, 1e-12), np.inf)
+    order = np.lexsort((movers, cost, key))
+    base = np.concatenate([now.usage[[lim.spec for lim in limits]], now.floors])
+    prefix = base + np.cumsum(delta[order], axis=0)
+    bound_hi = np.array([lim.ub if (lim.ub is not None and not lim.soft) else np.inf
+                         for lim in limits] + [np.inf] * len(floor_least))
+    bound_lo = np.array([lim.lb if (lim.lb is not None and not lim.soft) else -np.inf
+                         for lim in limits] + list(floor_least))
+    ok = ((prefix <= bound_hi + 1e-9) & (prefix >= bound_lo - 1e-9)).all(axis=1)
+    first = int(np.argmax(ok)) if ok.any() else len(order) - 1
+    out = chosen.copy()
+    taken = movers[order[: first + 1]]
+    out[taken] = previous[taken]
+    return out if holds(columns, out, limits, floor_least) else previous.copy()
 
 
 def lower_rows(limits: list[Limit], floor_least: np.ndarray) -> np.ndarray:
