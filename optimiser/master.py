@@ -209,10 +209,17 @@ class Master:
         best, margin = cols.best(self.reduced(prices, weights))
         fixed = self._fit(prices, weights)
         free = np.union1d(_smallest(margin, FIRST_FREE), self.mixed)
+        solved_free = np.zeros(0, dtype=np.int64)
+        column_weights = np.zeros(0)
+        value = totals(cols, fixed).value
         for _ in range(SIFT_ROUNDS):
             solved = self._solve_lp(free, fixed)
             if solved is None:
-                raise RuntimeError("the plan master LP could not be solved")
+                # GLOP gave up on this LP (it happens on large, degenerate ones): keep what
+                # the last LP that solved said; the repairs and the bound judge the rest
+                free = solved_free
+                break
+            solved_free = free
             column_weights, value, prices, weights = solved
             score = self.reduced(prices, weights)
             best, margin = cols.best(score)
