@@ -28,6 +28,13 @@ def runs(*keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return order, np.append(np.flatnonzero(change), count)
 
 
+def ptr_of(counts: np.ndarray) -> np.ndarray:
+    """CSR offsets of consecutive groups of these sizes: [0, c0, c0 + c1, ...]."""
+    out = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=out[1:])
+    return out
+
+
 def ranges(start: np.ndarray, stop: np.ndarray) -> np.ndarray:
     """The concatenation of arange(start[i], stop[i]) for every i, without a Python loop."""
     lengths = np.asarray(stop, dtype=np.int64) - np.asarray(start, dtype=np.int64)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from optimiser import exact
-from optimiser.arrays import ranges
+from optimiser.arrays import ptr_of, ranges
 from optimiser.block import Block
 
 GLOBAL_REASON_CODES = ("capacity", "budget", "volume")
@@ -98,7 +98,7 @@ def from_block(block: Block, n_specs: int) -> CustomerBlock:
     customers, counts = np.unique(customer[order], return_counts=True) if n else (
         np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
     owner = np.repeat(np.arange(len(customers)), counts)  # of each option, new numbering
-    opt_ptr = _ptr(counts)
+    opt_ptr = ptr_of(counts)
 
     ind_ptr, member_ptr, members, new_indicator = _indicators(block, position, owner,
                                                               len(customers))
@@ -121,8 +121,8 @@ def from_block(block: Block, n_specs: int) -> CustomerBlock:
                      n + (new_indicator[np.maximum(var - n, 0)] if len(new_indicator) else 0))
     arrays = exact.CustomerArrays(
         opt_ptr, frame["cand"].to_numpy(np.int64)[order], ind_ptr, member_ptr, members,
-        _ptr(np.bincount(row_owner, minlength=len(customers))),
-        _ptr(rows.ptr[own + 1] - rows.ptr[own]), local, rows.entry_coef[entries],
+        ptr_of(np.bincount(row_owner, minlength=len(customers))),
+        ptr_of(rows.ptr[own + 1] - rows.ptr[own]), local, rows.entry_coef[entries],
         rows.lb[own], rows.ub[own])
     arrays.validate()
     global_ptr, global_option, global_coef = _global_rows(block, position, n_specs)
@@ -163,13 +163,13 @@ def _indicators(block: Block, position: np.ndarray, option_owner: np.ndarray,
     sets = block.indicator_members
     lengths = np.array([len(m) for m in sets], dtype=np.int64)
     flat = np.concatenate(sets) if sets else np.zeros(0, dtype=np.int64)
-    old_ptr = _ptr(lengths)
+    old_ptr = ptr_of(lengths)
     owner = option_owner[position[flat[old_ptr[:-1]]]] if len(sets) else lengths
     order = np.argsort(owner, kind="stable")
     new_number = np.empty(len(sets), dtype=np.int64)
     new_number[order] = np.arange(len(sets))
     members = position[flat[ranges(old_ptr[order], old_ptr[order + 1])]]
-    return (_ptr(np.bincount(owner, minlength=n_customers)), _ptr(lengths[order]), members,
+    return (ptr_of(np.bincount(owner, minlength=n_customers)), ptr_of(lengths[order]), members,
             new_number)
 
 
@@ -189,11 +189,7 @@ def _global_rows(block: Block, position: np.ndarray,
     empty = np.zeros(0, dtype=np.int64)
     parts = [per_spec.get(g, (empty, empty)) for g in range(n_specs)]
     lengths = np.array([len(p[0]) for p in parts], dtype=np.int64)
-    return (_ptr(lengths), np.concatenate([p[0] for p in parts]) if parts else empty,
+    return (ptr_of(lengths), np.concatenate([p[0] for p in parts]) if parts else empty,
             np.concatenate([p[1] for p in parts]) if parts else empty)
 
 
-def _ptr(lengths: np.ndarray) -> np.ndarray:
-    out = np.zeros(len(lengths) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=out[1:])
-    return out

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from optimiser import dual
+from optimiser.arrays import ptr_of
 from optimiser.customer_block import CustomerBlock
 from optimiser.customer_solve import CustomerSolver
 from optimiser.master import (
@@ -176,7 +177,7 @@ class CoupledBlock:
         priced = (np.bincount(owner, weights=weight[sent], minlength=k) if weight is not None
                   else np.zeros(k))
         counts = np.bincount(owner, minlength=k)
-        return Summary(tier_totals, usage, priced, _ptr(counts), sent)
+        return Summary(tier_totals, usage, priced, ptr_of(counts), sent)
 
 
 @dataclass(frozen=True)
@@ -222,12 +223,6 @@ def _free_from(block: CustomerBlock, free_phase: np.ndarray) -> np.ndarray:
     spec_of_entry = np.repeat(np.arange(len(free_phase)), np.diff(block.global_ptr))
     np.minimum.at(first, block.global_option, free_phase[spec_of_entry])
     return first
-
-
-def _ptr(counts: np.ndarray) -> np.ndarray:
-    out = np.zeros(len(counts) + 1, dtype=np.int64)
-    np.cumsum(counts, out=out[1:])
-    return out
 
 
 class Coordinator:

@@ -11,17 +11,19 @@ per limit), so rounding loses little.
 
 The LP has a convexity row per customer: a million customers are too many for
 one solve. It is solved by sifting: only the customers whose choice is in doubt
-are free, every other one is fixed at its best column under the current duals;
-after each solve, fixed customers whose best column changed at the new duals
-join the free set, until none does. The result is the optimum of the whole LP.
+are free, every other one is fixed at the column a price-guided fit gives it
+(optimiser/price_fit.py: a plan that keeps every maximum); after each solve,
+fixed customers whose best column beats theirs at the new duals join the free
+set, until none does (the optimum of the whole LP) or MAX_FREE are free.
 
-Rounding gives a mixed customer the whole column that breaks least. What it
-still breaks is a mixed customer's share of a limit or floor: `restore_lower`
-sends a few customers back to their previous plan (the previous phase's
-assignment meets every limit and floor by construction) until no floor or
-minimum is short, and the coordinator drops sends over a capacity
-(optimiser/decomposition.py); `improve` takes any move that gains and keeps
-every limit.
+Rounding gives a mixed customer the whole column that breaks least; `give_back`
+moves the customers of least worth off what is still over a cap. Then the
+coordinator (optimiser/decomposition.py) mends short floors by moves
+(`mend_floors`), sends a few customers back to their previous plan
+(`restore_lower`; the previous phase's assignment meets every limit and floor)
+until no floor or minimum is short, and drops single sends over a capacity; if
+a hard row still breaks, `revert_until_holds` sends back the fewest customers
+that make it hold. `improve` takes any move that gains and keeps every limit.
 """
 
 from __future__ import annotations
@@ -184,6 +186,10 @@ class Master:
         self.box = box if box is not None else (np.full(dim, 1e12), [])
         self.previous = start
         self.mixed = np.zeros(0, dtype=np.int64)
+        # the hard maxima, which the fit and the give-back keep
+        self.capped = [r for r, lim in enumerate(limits) if lim.ub is not None and not lim.soft]
+        self.capped_specs = [limits[r].spec for r in self.capped]
+        self.capped_upper = np.array([limits[r].ub for r in self.capped], dtype=float)
 
     def reduced(self, limit_prices: np.ndarray, floor_weights: np.ndarray) -> np.ndarray:
         """Every column's value at these duals: value + w.floors - sum of priced usage."""
@@ -200,14 +206,15 @@ class Master:
 
         Customers undecided at the duals given (smallest margin between their two best
         columns) start free, with those the last solve mixed; every other customer holds
-        its best column at these duals (near the optimum, nearly a plan that fits) until
-        the LP's duals say it would gain by moving. Limits and floors are elastic at a
-        steep price, so the LP always has a solution.
+        the column the price-guided fit gives it at these duals (a plan that keeps every
+        maximum) until the LP's duals say it would gain by moving. Limits and floors are
+        elastic at a steep price, so the LP always has a solution.
         """
         cols = self.columns
         prices, weights = self.dual_optimum(prices, weights)
-        best, margin = cols.best(self.reduced(prices, weights))
-        fixed = self._fit(prices, weights)
+        score = self.reduced(prices, weights)
+        best, margin = cols.best(score)
+        fixed = self._fit(score, prices)
         free = np.union1d(_smallest(margin, FIRST_FREE), self.mixed)
         solved_free = np.zeros(0, dtype=np.int64)
         column_weights = np.zeros(0)
@@ -239,37 +246,28 @@ class Master:
         chosen, mixed = self._round(free, fixed, column_weights)
         # what the LP left over a maximum (its elastic share, a mixed customer rounded up)
         # the customers of least worth per priced unit give back, for their next best fit
-        capped = [r for r, lim in enumerate(self.limits) if lim.ub is not None and not lim.soft]
-        chosen = give_back(cols.customer, self.reduced(prices, weights),
-                           np.maximum(prices[capped], 1e-12),
-                           cols.usage[:, [self.limits[r].spec for r in capped]],
-                           np.array([self.limits[r].ub for r in capped], dtype=float),
+        chosen = give_back(cols.customer, score, np.maximum(prices[self.capped], 1e-12),
+                           cols.usage[:, self.capped_specs], self.capped_upper,
                            cols.floors, chosen, totals(cols, chosen).floors - self.floor_least)
         self.mixed = mixed
         undecided = np.flatnonzero(np.isfinite(margin))
         undecided = undecided[np.argsort(margin[undecided], kind="stable")]
         return MasterSolution(value, prices, weights, chosen, mixed, undecided)
 
-    def _fit(self, prices: np.ndarray, weights: np.ndarray,
-             preferred: np.ndarray | None = None) -> np.ndarray:
-        """A column per customer within every hard maximum (optimiser.price_fit): customers
-        with a previous plan move only to their `preferred` column or to columns that give
-        each floor at least as much, so the floors stay met unless the preferred columns
-        trade them away."""
+    def _fit(self, score: np.ndarray, prices: np.ndarray) -> np.ndarray:
+        """A column per customer within every hard maximum (optimiser.price_fit), at the
+        columns' `score` and the limits' `prices`; customers with a previous plan move only
+        to columns that give each floor at least as much, so the floors stay met."""
         cols = self.columns
-        capped = [r for r, lim in enumerate(self.limits) if lim.ub is not None and not lim.soft]
         allowed = None
         if self.previous is not None and cols.n_floors:
             was = self.previous[cols.customer]
             allowed = (was < 0) | (cols.floors >= cols.floors[np.maximum(was, 0)]).all(axis=1)
-        return fit_by_price(cols.customer, self.reduced(prices, weights),
-                            np.maximum(prices[capped], 1e-12),
-                            cols.usage[:, [self.limits[r].spec for r in capped]],
-                            np.array([self.limits[r].ub for r in capped], dtype=float),
-                            preferred,
-                            self.previous if self.previous is not None
+        return fit_by_price(cols.customer, score, np.maximum(prices[self.capped], 1e-12),
+                            cols.usage[:, self.capped_specs], self.capped_upper,
+                            fallback=self.previous if self.previous is not None
                             else np.full(cols.n_customers, -1, dtype=np.int64),
-                            allowed)
+                            allowed=allowed)
 
     def dual_optimum(self, prices: np.ndarray,
                      weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -578,13 +576,19 @@ def restore_lower(columns: Columns, chosen: np.ndarray, limits: list[Limit],
     return previous.copy()
 
 
+def _rows_of(columns: Columns, limits: list[Limit]) -> np.ndarray:
+    """Per column, what it adds to each row `violation` reports: usage per limit, then
+    each floor."""
+    return np.column_stack([columns.usage[:, lim.spec] for lim in limits] + [columns.floors])
+
+
 def mend_floors(columns: Columns, chosen: np.ndarray, limits: list[Limit],
                 floor_least: np.ndarray) -> np.ndarray:
     """`chosen` with customers moved, least value lost per unit of short floor or minimum
     mended first, to columns that mend a short floor or hard minimum without breaking a
     maximum that held or making another row short, until none is short (or no such move
-    is left). The fit by price keeps the maxima but may squeeze a higher tier's sends out
-    under a tight budget; a few moves to their customers' other columns bring them back."""
+    is left). Rounding the master's mixed customers and giving back what is over a cap
+    can leave a floor a little short; a few moves to other columns bring it back."""
     units = units_of(columns, limits, floor_least)
     now = totals(columns, chosen)
     broken = violation(limits, floor_least, now.usage, now.floors, units)[0]
@@ -597,9 +601,7 @@ def mend_floors(columns: Columns, chosen: np.ndarray, limits: list[Limit],
     ok = was >= 0
     cand = np.flatnonzero(ok)
     was = was[ok]
-    # per column, its row totals as the violation rows see them (usage per limit, floors)
-    rows_of = np.column_stack([columns.usage[:, lim.spec] for lim in limits]
-                              + [columns.floors[:, j] for j in range(len(floor_least))])
+    rows_of = _rows_of(columns, limits)
     sign = np.where(lower, 1.0, -1.0)  # a lower row mends by more, a maximum by less
     gain_rows = (rows_of[cand] - rows_of[was]) * sign / units
     mends = (gain_rows * (short > 0)).clip(min=0).sum(axis=1)
@@ -639,8 +641,7 @@ def revert_until_holds(columns: Columns, chosen: np.ndarray, limits: list[Limit]
     lower = lower_rows(limits, floor_least)
     cur, back = chosen[movers], previous[movers]
     cur_safe = np.maximum(cur, 0)
-    rows_of = np.column_stack([columns.usage[:, lim.spec] for lim in limits]
-                              + [columns.floors[:, j] for j in range(len(floor_least))])
+    rows_of = _rows_of(columns, limits)
     now_rows = np.where(cur[:, None] >= 0, rows_of[cur_safe], 0.0)
     delta = rows_of[back] - now_rows  # what each move back changes per row
     sign = np.where(lower, 1.0, -1.0)

@@ -19,6 +19,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from optimiser.arrays import ptr_of
+
 
 def fit_by_price(customer: np.ndarray, score: np.ndarray, prices: np.ndarray,
                  usage: np.ndarray, upper: np.ndarray,
@@ -39,10 +41,8 @@ def fit_by_price(customer: np.ndarray, score: np.ndarray, prices: np.ndarray,
     takes the column that breaks the caps least.
     """
     n_customers = len(fallback) if fallback is not None else int(customer.max(initial=-1)) + 1
-    by_customer = np.lexsort((np.arange(len(score)), -score, customer))
-    counts = np.bincount(customer, minlength=n_customers)
-    ptr = np.zeros(n_customers + 1, dtype=np.int64)
-    np.cumsum(counts, out=ptr[1:])
+    by_customer, ptr = _by_score(customer, score, n_customers)
+    counts = np.diff(ptr)
     best = np.full(n_customers, -1, dtype=np.int64)
     has = counts > 0
     best[has] = by_customer[ptr[:-1][has]]
@@ -63,6 +63,14 @@ def fit_by_price(customer: np.ndarray, score: np.ndarray, prices: np.ndarray,
     return _fit(order, ptr, by_customer, best, np.asarray(fallback, dtype=np.int64), allowed,
                 np.ascontiguousarray(usage, dtype=np.float64),
                 np.ascontiguousarray(upper, dtype=np.float64))
+
+
+def _by_score(customer: np.ndarray, score: np.ndarray,
+              n_customers: int) -> tuple[np.ndarray, np.ndarray]:
+    """Columns grouped by customer, best score first (ties by column), and the groups'
+    offsets: customer c's columns are at [ptr[c], ptr[c + 1])."""
+    order = np.lexsort((np.arange(len(score)), -score, customer))
+    return order, ptr_of(np.bincount(customer, minlength=n_customers))
 
 
 @numba.njit(cache=True)
@@ -116,10 +124,7 @@ def give_back(customer: np.ndarray, score: np.ndarray, prices: np.ndarray,
     refitting everyone."""
     chosen = np.asarray(chosen, dtype=np.int64).copy()
     n_customers = len(chosen)
-    by_customer = np.lexsort((np.arange(len(score)), -score, customer))
-    counts = np.bincount(customer, minlength=n_customers)
-    ptr = np.zeros(n_customers + 1, dtype=np.int64)
-    np.cumsum(counts, out=ptr[1:])
+    by_customer, ptr = _by_score(customer, score, n_customers)
     held = chosen >= 0
     priced = np.zeros(n_customers)
     priced[held] = usage[chosen[held]] @ prices
