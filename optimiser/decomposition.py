@@ -39,6 +39,7 @@ import numpy as np
 
 from optimiser import dual
 from optimiser.arrays import ptr_of
+from optimiser.column_repair import repair
 from optimiser.customer_block import CustomerBlock
 from optimiser.customer_solve import CustomerSolver
 from optimiser.master import (
@@ -61,12 +62,12 @@ MINIMUM_PRICE_FACTOR = 1.0  # a minimum's price at most this times the most any 
 DUAL_PIECES = 64  # customer groups with a cut each in the dual's master program
 BOUND_EVALUATIONS = 4  # evaluations the cutting planes may spend before the plan master
 PLAN_ROUNDS = 20  # master solves, each followed by an evaluation at the master's duals
-PLAN_TOLERANCE = 1e-4
+PLAN_TOLERANCE = 1e-4  # relative distance of master and bound that ends the rounds
 # Relative: how far below its phase's total a higher tier may end in the later phases. Exact
 # floors leave the repair no room when every capacity is full of higher-tier sends and the
 # rounded LP holds one send too many; the bound of each phase is computed for the same
 # relaxed floors, so the reported gap stays an honest one.
-FLOOR_TOLERANCE = 1e-3  # relative distance of master and bound that ends the rounds
+FLOOR_TOLERANCE = 1e-3
 
 
 @dataclass(frozen=True)
@@ -314,6 +315,8 @@ class Coordinator:
                 break  # nobody has a new plan to offer: the LP cannot move
             solution = master.solve(solution.limit_prices, solution.floor_weights)
         chosen = mend_floors(columns, solution.chosen, limits, least)
+        if not holds(columns, chosen, limits, least):
+            chosen = self._repair(columns, chosen, limits, least, previous_columns)
         chosen = restore_lower(columns, chosen, limits, least, previous_columns)
         if holds(columns, chosen, limits, least):
             chosen = improve(columns, chosen, limits, least)
@@ -343,6 +346,25 @@ class Coordinator:
         prices = prices.copy()
         prices[usable] = solution.limit_prices
         return plan, value, min(seen), prices, len(solution.mixed)
+
+    def _repair(self, columns: Columns, chosen: np.ndarray, limits: list[Limit],
+                least: np.ndarray, previous: np.ndarray | None) -> np.ndarray:
+        """The rounded assignment made to hold by CP-SAT (optimiser.column_repair): the
+        customers it moved off their previous plan (most value at stake first, as many
+        as it takes) choose again, the rounding as the
+        hint, then (if that finds nothing) that plan, which holds. Unchanged if neither
+        finds one, or with no previous plan."""
+        if previous is None:
+            return chosen
+        moved = np.flatnonzero((chosen != previous) & (previous >= 0))
+        stake = np.abs(columns.value[np.maximum(chosen[moved], 0)] - columns.value[
+            previous[moved]])
+        moved = moved[np.argsort(-stake, kind="stable")]  # most value at stake first
+        for hint in (chosen, previous):
+            repaired = repair(columns, chosen, limits, least, moved, hint, self.seed)
+            if repaired is not None:
+                return repaired
+        return chosen
 
     def _holds(self, limits: list[Limit], least: np.ndarray, usage: np.ndarray,
                floors: np.ndarray) -> bool:

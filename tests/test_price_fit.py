@@ -6,6 +6,7 @@ import itertools
 
 import numpy as np
 
+from optimiser.column_repair import repair
 from optimiser.master import Columns, Limit, holds, revert_until_holds, totals
 from optimiser.price_fit import fit_by_price, give_back
 
@@ -69,3 +70,64 @@ def test_revert_until_holds_sends_back_the_fewest_customers() -> None:
                for c in itertools.product(*[(2 * k, 2 * k + 1) for k in range(4)])
                if holds(cols, np.array(c), limits, np.zeros(0)))
     assert totals(cols, out).value == best[0] == 9.0  # the two worth least went back
+
+
+def _two_floor_trade() -> tuple[Columns, list[Limit], np.ndarray, np.ndarray, np.ndarray]:
+    """Three customers, two floors and one day's capacity of two. Customer 0 moved to a
+    plan that leaves floor 0 short; sending it back breaks floor 1 and the day, so a
+    fix needs customer 1 (or 2) to move too: no single move mends it."""
+    cols = Columns(3, 2, 1)
+    customer = np.array([0, 0, 0, 1, 1, 1, 2, 2])
+    value = np.array([0.0, 6.0, 2.0, 5.0, 0.0, 3.0, 4.0, 1.0])
+    floors = np.array([[3, 0], [0, 4], [0, 0], [0, 0], [1, 6], [0, 2], [0, 0], [1, 1]],
+                      dtype=float)
+    usage = np.array([[1], [0], [0], [1], [0], [0], [1], [0]], dtype=float)
+    cols.add(customer, value, floors, usage, np.zeros(9, dtype=np.int64),
+             np.zeros(0, dtype=np.int64))
+    limits = [Limit(0, None, 2.0, False)]
+    least = np.array([3.0, 4.0])
+    previous = np.array([0, 4, 7])  # floors 4 and 7, one send: holds
+    chosen = np.array([1, 3, 6])  # floors 0 and 4, two sends: floor 0 short
+    return cols, limits, least, previous, chosen
+
+
+def test_column_repair_finds_the_best_plan_a_two_move_fix_needs() -> None:
+    cols, limits, least, previous, chosen = _two_floor_trade()
+    assert not holds(cols, chosen, limits, least)
+    out = repair(cols, chosen, limits, least, np.arange(3), chosen, seed=0)
+    assert out is not None and holds(cols, out, limits, least)
+    best = max(totals(cols, np.array(c)).value
+               for c in itertools.product((0, 1, 2), (3, 4, 5), (6, 7))
+               if holds(cols, np.array(c), limits, least))
+    assert totals(cols, out).value == best == 4.0
+    assert totals(cols, out).value > totals(cols, previous).value  # better than going back
+
+
+def test_column_repair_keeps_customers_not_choosing_and_says_when_it_cannot() -> None:
+    cols, limits, least, previous, chosen = _two_floor_trade()
+    out = repair(cols, chosen, limits, least, np.array([0]), chosen, seed=0)
+    # customer 0 alone: back to column 0 breaks floor 1, column 2 leaves floor 0 short
+    assert out is None
+    out = repair(cols, chosen, limits, least, np.array([0, 1]), previous, seed=0)
+    assert out is not None and holds(cols, out, limits, least) and out[2] == chosen[2]
+
+
+def test_best_column_per_customer_matches_a_sort_with_ties() -> None:
+    rng = np.random.default_rng(7)
+    n_customers, n_columns = 50, 400
+    cols = Columns(n_customers + 1, 0, 1)  # the last customer has no column
+    customer = rng.integers(0, n_customers, n_columns)
+    cols.add(customer, rng.integers(0, 5, n_columns).astype(float), np.zeros((n_columns, 0)),
+             np.arange(n_columns, dtype=float)[:, None], np.zeros(n_columns + 1, dtype=np.int64),
+             np.zeros(0, dtype=np.int64))
+    score = rng.integers(0, 4, len(cols)).astype(float)  # many ties
+    best, margin = cols.best(score)
+    for c in range(n_customers + 1):
+        mine = np.flatnonzero(cols.customer == c)
+        if len(mine) == 0:
+            assert best[c] == -1 and margin[c] == np.inf
+            continue
+        ranked = mine[np.lexsort((mine, -score[mine]))]
+        assert best[c] == ranked[0]  # highest score, lowest column among equals
+        expected = score[ranked[0]] - score[ranked[1]] if len(mine) > 1 else np.inf
+        assert margin[c] == expected
