@@ -321,14 +321,10 @@ class Coordinator:
         if holds(columns, chosen, limits, least):
             chosen = improve(columns, chosen, limits, least)
         plan = self._plan(columns, chosen)
-        totals_now = np.sum([b.summary(p, higher).tiers.sum(axis=0) for b, p in zip(
-            self.blocks, plan, strict=True)], axis=0) if higher else np.zeros(0)
+        totals_now = self._totals(plan, higher)[1]
         plan = self._trim(plan, phase, limits, dict(zip(higher, (totals_now - least).tolist(),
                                                           strict=True)))
-        summaries = [b.summary(p, [phase, *higher]) for b, p in zip(self.blocks, plan,
-                                                                    strict=True)]
-        usage = np.sum([s.usage.sum(axis=0) for s in summaries], axis=0)
-        tiers = np.sum([s.tiers.sum(axis=0) for s in summaries], axis=0)
+        usage, tiers = self._totals(plan, [phase, *higher])
         if not self._holds(limits, least, usage, tiers[1:]):
             if previous_columns is None:
                 raise RuntimeError("the decomposition found no plan that meets every hard "
@@ -337,10 +333,7 @@ class Coordinator:
             # then the best moves that keep every limit
             kept = revert_until_holds(columns, chosen, limits, least, previous_columns)
             plan = self._plan(columns, improve(columns, kept, limits, least))
-            summaries = [b.summary(p, [phase, *higher]) for b, p in zip(self.blocks, plan,
-                                                                        strict=True)]
-            usage = np.sum([s.usage.sum(axis=0) for s in summaries], axis=0)
-            tiers = np.sum([s.tiers.sum(axis=0) for s in summaries], axis=0)
+            usage, tiers = self._totals(plan, [phase, *higher])
         own = penalties(limits, usage, len(higher))[0]
         value = float(tiers[0]) - own
         prices = prices.copy()
@@ -350,10 +343,9 @@ class Coordinator:
     def _repair(self, columns: Columns, chosen: np.ndarray, limits: list[Limit],
                 least: np.ndarray, previous: np.ndarray | None) -> np.ndarray:
         """The rounded assignment made to hold by CP-SAT (optimiser.column_repair): the
-        customers it moved off their previous plan (most value at stake first, as many
-        as it takes) choose again, the rounding as the
-        hint, then (if that finds nothing) that plan, which holds. Unchanged if neither
-        finds one, or with no previous plan."""
+        customers it moved off their previous plan (most value at stake first, as many as
+        it takes) choose again, the rounding as the hint, then (if that finds nothing) that
+        plan, which holds. Unchanged if neither finds one, or with no previous plan."""
         if previous is None:
             return chosen
         moved = np.flatnonzero((chosen != previous) & (previous >= 0))
@@ -365,6 +357,14 @@ class Coordinator:
             if repaired is not None:
                 return repaired
         return chosen
+
+    def _totals(self, plan: list[np.ndarray], tiers: list[int]) -> tuple[np.ndarray,
+                                                                          np.ndarray]:
+        """What a plan (per block) adds up to: usage of every spec, total of each tier in
+        `tiers` (in that order)."""
+        summaries = [b.summary(p, tiers) for b, p in zip(self.blocks, plan, strict=True)]
+        return (np.sum([s.usage.sum(axis=0) for s in summaries], axis=0),
+                np.sum([s.tiers.sum(axis=0) for s in summaries], axis=0))
 
     def _holds(self, limits: list[Limit], least: np.ndarray, usage: np.ndarray,
                floors: np.ndarray) -> bool:

@@ -56,9 +56,10 @@ SIFT_ROUNDS = 30
 # relative gain of one sifting LP over the last below which the sifting stops: its last
 # rounds at 100k gained 3e-5 and 1e-8 and cost 8 s each
 SIFT_TOLERANCE = 1e-4
-# most customers free in one sifting LP: GLOP's time grows much faster than its size
-# beyond (16k free: about 1.5 s here, 32k: 40 s), and what the LP would still move is left to
-# rounding and the repairs, which the bound then judges
+# most customers free in one sifting LP: GLOP's time grows much faster than its size (at
+# 100k: 8k free 1-3 s, 16k free 4-11 s), and what the LP would still move is left to
+# rounding and the repairs, which the bound then judges (8k instead: phase 3 at 100k no
+# longer converged in PLAN_ROUNDS)
 MAX_FREE = 16_000
 PRICE_EVALUATIONS = 60  # cutting-plane steps on the master's dual before its LP
 ROUND_COMBINATIONS = 4096  # most combinations of mixed columns rounding tries
@@ -200,13 +201,12 @@ class MasterSolution:
     floor_weights: np.ndarray
     chosen: np.ndarray
     mixed: np.ndarray  # customers the LP mixed
-    undecided: np.ndarray  # customers by the margin between their two best columns at the
-    # LP's duals, least first: those whose moves trade the limits at about the LP's prices
 
 
 class Master:
     """The phase's LP over `columns` with `limits` and floors (total of higher tier j at
-    least `floor_least[j]`). It keeps its last assignment: the next solve starts from it."""
+    least `floor_least[j]`). It keeps the customers its last solve mixed: the next solve
+    starts with them free."""
 
     def __init__(self, columns: Columns, limits: list[Limit], floor_least: np.ndarray,
                  start: np.ndarray | None = None,
@@ -294,9 +294,7 @@ class Master:
                            cols.usage[:, self.capped_specs], self.capped_upper,
                            cols.floors, chosen, totals(cols, chosen).floors - self.floor_least)
         self.mixed = mixed
-        undecided = np.flatnonzero(np.isfinite(margin))
-        undecided = undecided[np.argsort(margin[undecided], kind="stable")]
-        return MasterSolution(value, prices, weights, chosen, mixed, undecided)
+        return MasterSolution(value, prices, weights, chosen, mixed)
 
     def _contenders(self, score: np.ndarray, best: np.ndarray, margin: np.ndarray,
                     of: np.ndarray, fixed: np.ndarray) -> np.ndarray:
@@ -354,14 +352,13 @@ class Master:
             y, z = point[:n_limits], point[n_limits:]
             score = self.reduced(y, z)
             best, _ = cols.best(score)
-            mine = group
-            cut_values = np.bincount(mine, score[best], minlength=pieces)
+            cut_values = np.bincount(group, score[best], minlength=pieces)
             cut_values[-1] = float(constant_slope @ point)
             slopes = np.zeros((pieces, len(point)))
             for r in range(n_limits):
-                slopes[:, r] = signs[r] * np.bincount(mine, usage[best, r], minlength=pieces)
+                slopes[:, r] = signs[r] * np.bincount(group, usage[best, r], minlength=pieces)
             for j in range(len(self.floor_least)):
-                slopes[:, n_limits + j] = np.bincount(mine, cols.floors[best, j],
+                slopes[:, n_limits + j] = np.bincount(group, cols.floors[best, j],
                                                       minlength=pieces)
             slopes[-1] = constant_slope
             return dual.Evaluation(float(cut_values.sum()), cut_values, slopes)
@@ -422,8 +419,9 @@ class Master:
 
     def _solve_lp(self, free: np.ndarray, fixed: np.ndarray, members: np.ndarray
                   ) -> tuple[np.ndarray, float, np.ndarray, np.ndarray] | None:
-        """The LP with customers `free` mixing their columns and every other customer on its
-        `fixed` column: (weights of the free customers' columns, LP value, |duals| per limit
+        """The LP with customers `free` mixing their columns `members` (columns of free
+        customers only, at least one each) and every other customer on its `fixed` column:
+        (weights of the `members`, LP value, |duals| per limit
         and per floor in objective units per row unit). Hard limits and floors are elastic at
         a steep price, so the LP always has a solution; a broken one shows in its value."""
         cols, limits = self.columns, self.limits
@@ -461,10 +459,7 @@ class Master:
         objective = [cols.value[members] / unit_value]
         n_columns = len(members)
         extra = 0
-        elastic = True
         for r, lim in enumerate(limits):  # a slack per soft limit, elastic per hard one
-            if not (lim.soft or elastic):
-                continue
             sign = -1.0 if lim.ub is not None else 1.0
             price = (lim.rate * unit_limit[r] if lim.soft
                      else _steep(cols.usage[:, lim.spec], unit_limit[r]) * unit_value)
@@ -485,7 +480,7 @@ class Master:
                 values.append(np.array([sign]))
                 objective.append(np.array([-price / unit_value]))
             extra += 1
-        for j in range(n_floors if elastic else 0):  # floors are elastic too
+        for j in range(n_floors):  # floors are elastic too
             rows.append(np.array([n_limits + j]))
             cols_at.append(np.array([n_columns + extra]))
             values.append(np.array([1.0]))
@@ -615,7 +610,8 @@ def restore_lower(columns: Columns, chosen: np.ndarray, limits: list[Limit],
     units = units_of(columns, limits, floor_least)
     now = totals(columns, chosen)
     short = violation(limits, floor_least, now.usage, now.floors, units)[0]
-    if not (short[lower_rows(limits, floor_least)] > 0).any():
+    lower = lower_rows(limits, floor_least)
+    if not (short[lower] > 0).any():
         return chosen
     if previous is None:
         raise RuntimeError("the decomposition found no plan that meets every hard global rule")
@@ -624,7 +620,6 @@ def restore_lower(columns: Columns, chosen: np.ndarray, limits: list[Limit],
     was, back = chosen[movers], previous[movers]
     delta_usage = columns.usage[back] - columns.usage[was]
     delta_floors = columns.floors[back] - columns.floors[was]
-    lower = lower_rows(limits, floor_least)
     after = violation(limits, floor_least, now.usage + delta_usage, now.floors + delta_floors,
                       units)[:, lower].sum(axis=1)
     mended = short[lower].sum() - after
