@@ -138,3 +138,62 @@ def test_decomposition_is_within_its_gap_of_a_joint_solve(tmp_path: Path) -> Non
     assert {g["type"] for g in split.summary["global_rules"]} == {"capacity", "budget",
                                                                    "volume"}
     assert all(g["shadow_price"] is not None for g in split.summary["global_rules"])
+
+
+def _whole_lp(value: np.ndarray, usage: np.ndarray, owner: np.ndarray, n_customers: int,
+              capacity: np.ndarray) -> float:
+    """The LP over every column: each customer a convex mix of its columns, usage capped."""
+    solver = pywraplp.Solver.CreateSolver("GLOP")
+    x = [solver.NumVar(0, 1, f"x{j}") for j in range(len(value))]
+    for c in range(n_customers):
+        solver.Add(sum(x[j] for j in np.flatnonzero(owner == c).tolist()) == 1)
+    for r in range(usage.shape[1]):
+        solver.Add(sum(usage[j, r] * x[j] for j in range(len(value))) <= capacity[r])
+    solver.Maximize(sum(value[j] * x[j] for j in range(len(value))))
+    assert solver.Solve() == pywraplp.Solver.OPTIMAL
+    return float(solver.Objective().Value())
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_sifting_certificate_bounds_what_the_whole_lp_adds(seed: int) -> None:
+    """A sifting LP (some customers fixed, some columns left out) plus what its duals say
+    is left to gain is at least the LP over every column, and nothing is left at the
+    whole LP's optimum: the sifting may stop on it."""
+    rng = np.random.default_rng(seed)
+    customers, per, rows = 12, 4, 2
+    owner = np.repeat(np.arange(customers), per)
+    value = rng.integers(1, 30, customers * per).astype(float)
+    usage = rng.integers(0, 4, (customers * per, rows)).astype(float)
+    usage[::per] = 0.0  # each customer's first column uses nothing: every LP is feasible
+    value[::per] = 0.0
+    capacity = np.full(rows, float(customers))
+    columns = master.Columns(customers, 0, rows)
+    columns.add(owner, value, np.zeros((len(value), 0)), usage,
+                np.arange(len(value) + 1), np.arange(len(value)))
+    # identical columns of a customer are one: work with the distinct ones
+    owner, value, usage = columns.customer, columns.value, columns.usage
+    limits = [master.Limit(r, None, float(capacity[r]), soft=False) for r in range(rows)]
+    lp = master.Master(columns, limits, np.zeros(0))
+    whole = _whole_lp(value, usage, owner, customers, capacity)
+    fixed = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])  # the empty columns
+    rank = np.arange(len(value)) - fixed[owner]  # a column's place among its customer's
+    for free, inside in ((np.arange(customers // 2), np.flatnonzero(
+            (owner < customers // 2) & (rank < 2))),
+            (np.arange(customers), np.arange(len(value)))):
+        solved = lp._solve_lp(free, fixed, inside)
+        assert solved is not None
+        _, restricted, prices, weights = solved
+        score = lp.reduced(prices, weights)
+        top = np.full(customers, np.inf)
+        top[free] = -np.inf
+        np.maximum.at(top, owner[inside], score[inside])
+        is_free = np.zeros(customers, dtype=bool)
+        is_free[free] = True
+        best, _ = columns.best(score)
+        gain = np.where(is_free, 0.0, score[best] - score[fixed])
+        left = master._left_to_gain(columns, score - top[owner], gain)
+        assert restricted <= whole + 1e-6
+        assert whole <= restricted + left + 1e-6
+        if len(free) == customers and len(inside) == len(value):
+            assert restricted == pytest.approx(whole, abs=1e-6)
+            assert left == pytest.approx(0.0, abs=1e-6)
