@@ -65,15 +65,16 @@ def gs1_scenario(out: Path) -> Path:
     return folder
 
 
-def run_method(method: str, bench: Bench, out: Path) -> dict[str, Any]:
-    """Run one method in its own process; measure it; verify its plan."""
+def run_method(method: str, bench: Bench, out: Path, workers: int = 1) -> dict[str, Any]:
+    """Run one method in its own process with `workers` processes (CP-SAT: threads);
+    measure it; verify its plan."""
     from models import load_scenario
     from optimiser.verify import verify_plan
 
     run_dir = out / "runs" / bench.name / method
     limit = bench.time_limits[method]
     command = [sys.executable, "-m", "bench.run_one", method, str(bench.folder.resolve()),
-               str(run_dir.resolve()), "--time-limit", f"{limit:g}"]
+               str(run_dir.resolve()), "--time-limit", f"{limit:g}", "--workers", str(workers)]
     # the repository on the path: `bench` is not an installed package
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p))
@@ -132,8 +133,9 @@ def add_ratios(rows: list[dict[str, Any]]) -> None:
         row["time_ratio"] = round(row["wall_s"] / ref["wall_s"], 2)
 
 
-def run_benches(benches: list[Bench], out: Path) -> list[dict[str, Any]]:
-    rows = [run_method(method, bench, out) for bench in benches for method in bench.time_limits]
+def run_benches(benches: list[Bench], out: Path, workers: int = 1) -> list[dict[str, Any]]:
+    rows = [run_method(method, bench, out, workers) for bench in benches
+            for method in bench.time_limits]
     add_ratios(rows)
     return rows
 
@@ -217,8 +219,12 @@ def plan_benches(sizes: list[int], seed: int, time_limit: float, skip_mip: bool,
                    "customer in one model; the issue compares it at 10k).")
 @click.option("--gs1/--no-gs1", default=True, show_default=True,
               help="Also run the published instance GS1 (bench/data/ejor2023/GS1).")
+@click.option("--workers", type=int, default=1, show_default=True,
+              help="Processes per method (contact-plan's block pool; the one-model CP-SAT "
+                   "method gets as many search threads).")
 def main(sizes: str, seed: int, time_limit: float, out: Path, skip_mip: bool,
-         mip_max_customers: int, monolithic_max_customers: int, gs1: bool) -> None:
+         mip_max_customers: int, monolithic_max_customers: int, gs1: bool,
+         workers: int) -> None:
     """Benchmark contact-plan against greedy arbitration, one CP-SAT model and HiGHS.
 
     \b
@@ -234,7 +240,7 @@ def main(sizes: str, seed: int, time_limit: float, out: Path, skip_mip: bool,
             skip_mip = True
     benches = plan_benches(size_list, seed, time_limit, skip_mip, mip_max_customers, gs1, out,
                            monolithic_max_customers)
-    rows = run_benches(benches, out)
+    rows = run_benches(benches, out, workers)
     write_results(rows, out, sys.argv[1:])
     click.echo(format_table(rows))
     for row in rows:

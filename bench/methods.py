@@ -14,6 +14,7 @@ same exact way and every plan can be checked by optimiser.verify.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 
@@ -51,7 +52,11 @@ def contact_plan(scenario: Scenario, solver: SolverOptions) -> SolveOutcome:
 
 
 def cpsat_monolithic(scenario: Scenario, solver: SolverOptions) -> SolveOutcome:
+    """One model; as many CP-SAT search threads as the bench gives processes (a portfolio
+    is how CP-SAT uses cores; its plan then may differ from run to run)."""
     started = time.monotonic()
+    if solver.workers > 1 and "num_workers" not in solver.parameters:
+        solver = replace(solver, parameters={**solver.parameters, "num_workers": solver.workers})
     options, ctx, block = joint_block(scenario)
     return outcome_of(options, solve_block(block, [whole(block)], solver, scenario, ctx), ctx,
                       started)
