@@ -269,19 +269,11 @@ class Master:
                 break  # the last LP hardly moved: what more sifting would add is noise
             tolerance = REDUCED_TOLERANCE * max(1.0, float(np.abs(value))) / max(
                 1, cols.n_customers)
-            # a free customer's columns left out that beat every one it has in the LP
-            top = np.full(cols.n_customers, np.inf)
-            top[free] = -np.inf
-            np.maximum.at(top, cols.customer[inside], score[inside])
-            beyond = score - top[cols.customer]  # -inf for fixed customers' columns
-            entering = np.flatnonzero(beyond > tolerance)
-            # fixed customers with a column better than theirs, most gain first
-            is_free = np.zeros(cols.n_customers, dtype=bool)
-            is_free[free] = True
-            gain = score[best] - score[fixed]
-            wrong = np.flatnonzero(~is_free & (gain > tolerance))
-            if _left_to_gain(cols, beyond, gain[wrong]) <= SIFT_TOLERANCE * abs(value):
+            beyond, gain = _sift_gains(cols, score, best, free, inside, fixed)
+            if _left_to_gain(cols, beyond, gain) <= SIFT_TOLERANCE * abs(value):
                 break  # the whole LP is within the tolerance of this one (a certificate)
+            entering = np.flatnonzero(beyond > tolerance)
+            wrong = np.flatnonzero(gain > tolerance)  # fixed customers, most gain first
             room = max(0, min(max(len(free), FIRST_FREE), MAX_FREE - len(free)))
             more = wrong[np.argsort(-gain[wrong], kind="stable")][:room]
             if len(more):
@@ -522,16 +514,29 @@ class Master:
                 duals[n_limits:] / unit_floor if n_floors else np.zeros(0))
 
 
-def _left_to_gain(columns: Columns, beyond: np.ndarray, fixed_gain: np.ndarray) -> float:
+def _sift_gains(columns: Columns, score: np.ndarray, best: np.ndarray, free: np.ndarray,
+                inside: np.ndarray, fixed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What moving would gain at a sifting LP's duals (`score`): per column, how far it
+    beats the best column its free customer has in the LP (`inside`; -inf for fixed
+    customers' columns), and per customer, how far its best column beats its `fixed` one
+    (0 for free customers)."""
+    top = np.full(columns.n_customers, np.inf)
+    top[free] = -np.inf
+    np.maximum.at(top, columns.customer[inside], score[inside])
+    gain = score[best] - score[fixed]
+    gain[free] = 0.0
+    return score - top[columns.customer], gain
+
+
+def _left_to_gain(columns: Columns, beyond: np.ndarray, gain: np.ndarray) -> float:
     """How much more the LP over every column can be worth than a sifting LP, at its duals
     (LP duality: the whole LP is at most the Lagrangian of its rows at any duals): what
-    each fixed customer gains by its best column (`fixed_gain`), and each free one by its
-    best column left out over the best it has in (`beyond`, per column; -inf or below
-    zero where none gains)."""
+    each fixed customer gains by its best column, and each free one by its best column
+    left out over the best it has in (`_sift_gains`)."""
     gaining = np.flatnonzero(beyond > 0)
     per_customer = np.zeros(columns.n_customers)
     np.maximum.at(per_customer, columns.customer[gaining], beyond[gaining])
-    return float(per_customer.sum() + fixed_gain.sum())
+    return float(per_customer.sum() + gain.sum())
 
 
 def _steep(entries: np.ndarray, unit: float) -> float:

@@ -184,14 +184,9 @@ def test_sifting_certificate_bounds_what_the_whole_lp_adds(seed: int) -> None:
         assert solved is not None
         _, restricted, prices, weights = solved
         score = lp.reduced(prices, weights)
-        top = np.full(customers, np.inf)
-        top[free] = -np.inf
-        np.maximum.at(top, owner[inside], score[inside])
-        is_free = np.zeros(customers, dtype=bool)
-        is_free[free] = True
         best, _ = columns.best(score)
-        gain = np.where(is_free, 0.0, score[best] - score[fixed])
-        left = master._left_to_gain(columns, score - top[owner], gain)
+        left = master._left_to_gain(columns, *master._sift_gains(columns, score, best, free,
+                                                                 inside, fixed))
         assert restricted <= whole + 1e-6
         assert whole <= restricted + left + 1e-6
         if len(free) == customers and len(inside) == len(value):
