@@ -309,13 +309,16 @@ class Coordinator:
         best = self._dual_search(evaluate, start, phase, higher, usable)
         # the LP holds each floor a sliver higher than the rounding and repairs must (see
         # FLOOR_HEADROOM); the bound keeps the true floors
-        master = Master(columns, limits, least + FLOOR_HEADROOM * np.abs(least),
-                        previous_columns,
+        headroom = FLOOR_HEADROOM * np.abs(least)
+        master = Master(columns, limits, least + headroom, previous_columns,
                         self._box(phase, higher, usable))
         solution = master.solve(best[: len(usable)], best[len(usable):])
         for _ in range(PLAN_ROUNDS):
             bound = min(seen)
-            if bound - solution.value <= PLAN_TOLERANCE * max(1.0, abs(bound)):
+            # what the headroom costs the LP is at most its floors' duals times it (the LP's
+            # value is concave in its floors): the rounds do not chase that
+            reach = solution.value + float(solution.floor_weights @ headroom)
+            if bound - reach <= PLAN_TOLERANCE * max(1.0, abs(bound)):
                 break
             before = len(columns)
             row_prices = np.zeros(len(self.rows))
