@@ -21,8 +21,10 @@ Phase k, in three steps:
    under the rows and floors; its duals make every customer propose again
    (evaluating L_k there too) until the LP meets the bound (column generation).
 3. Rounding and repair in column space, so every hard row and floor holds
-   exactly; the chosen plans are the next phase's previous plan (a column that
-   meets every limit of the next phase by construction).
+   exactly (the master LP holds each floor a sliver higher, FLOOR_HEADROOM, so
+   that rounding its few mixed customers has room); the chosen plans are the next
+   phase's previous plan (a column that meets every limit of the next phase by
+   construction).
 
 Blocks only answer questions (solve your customers under these prices; what do
 these sends add up to): the coordinator here holds every column, so the blocks
