@@ -57,7 +57,9 @@ _FIRST = 2**63 - 1  # sort key that puts candidates that must send ahead of any 
 
 @dataclass(frozen=True)
 class CustomerArrays:
-    """A batch of customer problems in flat CSR arrays (int64), ready for the compiled kernel.
+    """A batch of customer problems in flat CSR arrays of integers (int64; entry_var,
+    entry_coef and ind_members may be int32, see customer_block._narrow), ready for the
+    compiled kernel.
 
     Customer k owns options opt_ptr[k]:opt_ptr[k+1], indicators ind_ptr[k]:ind_ptr[k+1] and rows
     row_ptr[k]:row_ptr[k+1]. An entry_var below n (number of options) is an option position,
