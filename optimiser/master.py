@@ -223,6 +223,9 @@ class Master:
         self.capped = [r for r, lim in enumerate(limits) if lim.ub is not None and not lim.soft]
         self.capped_specs = [limits[r].spec for r in self.capped]
         self.capped_upper = np.array([limits[r].ub for r in self.capped], dtype=float)
+        # the minima, hard or soft, which the give-back keeps from falling short
+        self.minimum_specs = [lim.spec for lim in limits if lim.ub is None]
+        self.minimum = np.array([lim.lb for lim in limits if lim.ub is None], dtype=float)
 
     def reduced(self, limit_prices: np.ndarray, floor_weights: np.ndarray) -> np.ndarray:
         """Every column's value at these duals: value + w.floors - sum of priced usage."""
@@ -290,7 +293,8 @@ class Master:
         # the customers of least worth per priced unit give back, for their next best fit
         chosen = give_back(cols.customer, score, np.maximum(prices[self.capped], 1e-12),
                            cols.usage[:, self.capped_specs], self.capped_upper,
-                           cols.floors, chosen, totals(cols, chosen).floors - self.floor_least)
+                           cols.floors, chosen, totals(cols, chosen).floors - self.floor_least,
+                           cols.usage[:, self.minimum_specs], self.minimum)
         self.mixed = mixed
         return MasterSolution(value, prices, weights, chosen, mixed)
 

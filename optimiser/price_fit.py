@@ -115,13 +115,19 @@ def _fit(order: np.ndarray, ptr: np.ndarray, columns: np.ndarray, first: np.ndar
 
 def give_back(customer: np.ndarray, score: np.ndarray, prices: np.ndarray,
               usage: np.ndarray, upper: np.ndarray, floors: np.ndarray,
-              chosen: np.ndarray, room: np.ndarray) -> np.ndarray:
+              chosen: np.ndarray, room: np.ndarray, minimum_usage: np.ndarray | None = None,
+              minimum: np.ndarray | None = None) -> np.ndarray:
     """`chosen` (a column per customer, -1 for none) with customers moved off rows over
     their caps until none is: least worth per priced unit first, each to its best-scoring
-    column that lessens what is over, breaks no other cap, and takes from each floor
-    (columns x floors) no more than its `room` left (total less its least). What a
-    rounded LP leaves over a cap is a few customers' worth; moving them costs less than
-    refitting everyone."""
+    column that lessens what is over, breaks no other cap, takes from each floor
+    (columns x floors) no more than its `room` left (total less its least), and takes no
+    row with a `minimum` (columns x minima: `minimum_usage`) below it or further below.
+    What a rounded LP leaves over a cap is a few customers' worth; moving them costs less
+    than refitting everyone. The minima matter: a campaign's soft minimum volume charges
+    each unit short to a higher tier's floor, and one customer given back one send under
+    it left tier 1's floor 5e7 short at 10k (no move mended that)."""
+    if minimum_usage is None or minimum is None:
+        minimum_usage, minimum = np.zeros((len(score), 0)), np.zeros(0)
     chosen = np.asarray(chosen, dtype=np.int64).copy()
     n_customers = len(chosen)
     by_customer, ptr = _by_score(customer, score, n_customers)
@@ -135,19 +141,25 @@ def give_back(customer: np.ndarray, score: np.ndarray, prices: np.ndarray,
                       np.ascontiguousarray(usage, dtype=np.float64),
                       np.ascontiguousarray(upper, dtype=np.float64),
                       np.ascontiguousarray(floors, dtype=np.float64),
-                      np.array(room, dtype=np.float64))
+                      np.array(room, dtype=np.float64),
+                      np.ascontiguousarray(minimum_usage, dtype=np.float64),
+                      np.ascontiguousarray(minimum, dtype=np.float64))
 
 
 @numba.njit(cache=True)
 def _give_back(order: np.ndarray, ptr: np.ndarray, columns: np.ndarray, chosen: np.ndarray,
                usage: np.ndarray, upper: np.ndarray, floors: np.ndarray,
-               room: np.ndarray) -> np.ndarray:
-    n_rows, n_floors = usage.shape[1], floors.shape[1]
+               room: np.ndarray, minimum_usage: np.ndarray, minimum: np.ndarray
+               ) -> np.ndarray:
+    n_rows, n_floors, n_minima = usage.shape[1], floors.shape[1], minimum_usage.shape[1]
     used = np.zeros(n_rows)
+    reached = np.zeros(n_minima)
     for c in range(len(chosen)):
         if chosen[c] >= 0:
             for r in range(n_rows):
                 used[r] += usage[chosen[c], r]
+            for r in range(n_minima):
+                reached[r] += minimum_usage[chosen[c], r]
     over = 0.0
     for r in range(n_rows):
         over += max(used[r] - upper[r], 0.0) / max(upper[r], 1.0)
@@ -171,6 +183,10 @@ def _give_back(order: np.ndarray, ptr: np.ndarray, columns: np.ndarray, chosen: 
             for j in range(n_floors):
                 if floors[column, j] < floors[now, j] - max(room[j], 0.0) - 1e-9:
                     keeps = False
+            for r in range(n_minima):
+                u = reached[r] - minimum_usage[now, r] + minimum_usage[column, r]
+                if u < min(minimum[r], reached[r]) - 1e-9:
+                    keeps = False
             if not keeps:
                 continue
             after, worse = 0.0, False
@@ -183,6 +199,8 @@ def _give_back(order: np.ndarray, ptr: np.ndarray, columns: np.ndarray, chosen: 
                 continue
             for r in range(n_rows):
                 used[r] += usage[column, r] - usage[now, r]
+            for r in range(n_minima):
+                reached[r] += minimum_usage[column, r] - minimum_usage[now, r]
             for j in range(n_floors):
                 room[j] += floors[column, j] - floors[now, j]
             chosen[c], over = column, after

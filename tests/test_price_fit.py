@@ -54,6 +54,27 @@ def test_give_back_moves_the_least_worth_off_a_full_row() -> None:
     assert (usage[out].sum(axis=0) <= 2.0).all()
 
 
+def test_give_back_keeps_a_minimum_from_falling_short() -> None:
+    # a day-0 call counts towards a campaign minimum of three; day 0 holds two: customer 0
+    # (worth least) may not move to nothing, which mends the day but leaves the minimum
+    # short, so customer 1 goes to day 1 instead (its other day-0 send keeps the minimum)
+    customer = np.repeat(np.arange(3), 3)
+    score = np.array([1.0, 0.5, 0.0, 2.0, 1.0, 0.0, 3.0, 1.0, 0.0])
+    usage = np.array([[1.0, 0.0], [0.0, 0.0], [0.0, 0.0],
+                      [1.0, 0.0], [0.0, 1.0], [0.0, 0.0],
+                      [1.0, 0.0], [0.0, 1.0], [0.0, 0.0]])
+    counted = np.array([[1.0], [0.0], [0.0], [1.0], [1.0], [0.0], [1.0], [1.0], [0.0]])
+    chosen = np.array([0, 3, 6])  # three on day 0, which holds two
+    floors = np.zeros((len(score), 0))
+    unguarded = give_back(customer, score, np.ones(2), usage, np.array([2.0, 2.0]), floors,
+                          chosen, np.zeros(0))
+    assert counted[unguarded].sum() < 3.0  # without the minimum: customer 0 to its day 1
+    out = give_back(customer, score, np.ones(2), usage, np.array([2.0, 2.0]), floors, chosen,
+                    np.zeros(0), counted, np.array([3.0]))
+    assert out.tolist() == [0, 4, 6]
+    assert (usage[out].sum(axis=0) <= 2.0).all() and counted[out].sum() >= 3.0
+
+
 def test_revert_until_holds_sends_back_the_fewest_customers() -> None:
     cols = Columns(4, 0, 1)
     customer = np.repeat(np.arange(4), 2)
