@@ -425,7 +425,14 @@ class Master:
         customers only, at least one each) and every other customer on its `fixed` column:
         (weights of the `members`, LP value, |duals| per limit
         and per floor in objective units per row unit). Hard limits and floors are elastic at
-        a steep price, so the LP always has a solution; a broken one shows in its value."""
+        a steep price, so the LP always has a solution; a broken one shows in its value.
+
+        Each free customer's convexity row is substituted out: its first column is its
+        reference, taken whole, and every other column enters as the difference it makes
+        (weight in [0, 1]); only a customer with three or more columns keeps a row (its
+        differences' weights sum to at most 1). The LP is the same, its duals on the limits
+        and floors too, but a simplex basis the size of the few limits instead of the
+        thousands of customers (most bring two columns)."""
         cols, limits = self.columns, self.limits
         n_limits, n_floors = len(limits), len(self.floor_least)
         is_free = np.zeros(cols.n_customers, dtype=bool)
@@ -433,15 +440,27 @@ class Master:
         held = fixed[~is_free & (fixed >= 0)]
         local = np.full(cols.n_customers, -1, dtype=np.int64)
         local[free] = np.arange(len(free))
+        owner = local[cols.customer[members]]
+        first = np.full(len(free), len(members), dtype=np.int64)
+        np.minimum.at(first, owner, np.arange(len(members)))
+        reference = members[first]
+        is_reference = np.zeros(len(members), dtype=bool)
+        is_reference[first] = True
+        moves = np.flatnonzero(~is_reference)  # positions in `members`
+        moved = members[moves]
+        mover_owner = owner[moves]
         unit_value = max(1.0, float(np.abs(cols.value).max(initial=0.0)))
         unit_limit = np.array([max(1.0, float(np.abs(cols.usage[:, lim.spec]).max(initial=0.0)),
                                    abs(lim.lb or 0.0), abs(lim.ub or 0.0)) for lim in limits])
         unit_floor = np.array([max(1.0, float(np.abs(cols.floors[:, j]).max(initial=0.0)))
                                for j in range(n_floors)])
-        usage = cols.usage[members][:, [lim.spec for lim in limits]] / unit_limit
-        floors = cols.floors[members] / unit_floor
-        base_usage = cols.usage[held][:, [lim.spec for lim in limits]].sum(axis=0)
-        base_floor = cols.floors[held].sum(axis=0) if n_floors else np.zeros(0)
+        specs = [lim.spec for lim in limits]
+        of_reference = reference[mover_owner]
+        usage = (cols.usage[moved][:, specs] - cols.usage[of_reference][:, specs]) / unit_limit
+        floors = (cols.floors[moved] - cols.floors[of_reference]) / unit_floor
+        base = np.concatenate([held, reference])
+        base_usage = cols.usage[base][:, specs].sum(axis=0)
+        base_floor = cols.floors[base].sum(axis=0) if n_floors else np.zeros(0)
         low = np.full(n_limits + n_floors, -np.inf)
         high = np.full(n_limits + n_floors, np.inf)
         for r, lim in enumerate(limits):
@@ -458,8 +477,8 @@ class Master:
             rows.append(offset + at_row)
             cols_at.append(at_col)
             values.append(block.T[at_row, at_col])
-        objective = [cols.value[members] / unit_value]
-        n_columns = len(members)
+        objective = [(cols.value[moved] - cols.value[of_reference]) / unit_value]
+        n_columns = len(moved)
         extra = 0
         for r, lim in enumerate(limits):  # a slack per soft limit, elastic per hard one
             sign = -1.0 if lim.ub is not None else 1.0
@@ -489,18 +508,24 @@ class Master:
             objective.append(np.array([-_steep(cols.floors[:, j], unit_floor[j])]))
             extra += 1
         n_rows = n_limits + n_floors
-        rows.append(n_rows + local[cols.customer[members]])
-        cols_at.append(np.arange(n_columns))
-        values.append(np.ones(n_columns))
+        # a row per customer with two or more moves: their weights sum to at most 1
+        count = np.bincount(mover_owner, minlength=len(free))
+        grouped = np.flatnonzero(count >= 2)
+        row_of = np.full(len(free), -1, dtype=np.int64)
+        row_of[grouped] = n_rows + np.arange(len(grouped))
+        in_row = np.flatnonzero(row_of[mover_owner] >= 0)
+        rows.append(row_of[mover_owner[in_row]])
+        cols_at.append(in_row)
+        values.append(np.ones(len(in_row)))
         matrix = sparse.csr_matrix(
             (np.concatenate(values), (np.concatenate(rows), np.concatenate(cols_at))),
-            shape=(n_rows + len(free), n_columns + extra))
-        ones = np.ones(len(free))
+            shape=(n_rows + len(grouped), n_columns + extra))
         model = mb.Model()
         helper: Any = model.helper  # its stub's array types name no valid ndarray shape
         helper.fill_model_from_sparse_data(
-            np.zeros(n_columns + extra), np.full(n_columns + extra, np.inf),
-            np.concatenate(objective), np.r_[low, ones], np.r_[high, ones], matrix)
+            np.zeros(n_columns + extra), np.r_[np.ones(n_columns), np.full(extra, np.inf)],
+            np.concatenate(objective), np.r_[low, np.full(len(grouped), -np.inf)],
+            np.r_[high, np.ones(len(grouped))], matrix)
         helper.set_maximize(True)
         for parameters in GLOP_PARAMETERS:  # the fast settings first, GLOP's own if they fail
             solver = mb.Solver("glop")
@@ -510,8 +535,11 @@ class Master:
                 break
         else:
             return None
-        weights = solver.values(model.get_variables()).to_numpy()[:n_columns]
-        value = solver.objective_value * unit_value + float(cols.value[held].sum())
+        taken = solver.values(model.get_variables()).to_numpy()[:n_columns]
+        weights = np.zeros(len(members))
+        weights[moves] = taken
+        weights[first] = 1.0 - np.bincount(mover_owner, weights=taken, minlength=len(free))
+        value = (solver.objective_value * unit_value + float(cols.value[base].sum()))
         constraints = model.get_linear_constraints()
         duals = np.abs(solver.dual_values(constraints).to_numpy()[:n_rows]) * unit_value
         return (weights, value, duals[:n_limits] / unit_limit,
