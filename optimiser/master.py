@@ -9,16 +9,17 @@ phase's limits; with a few limits and many customers all but a handful of
 customers take one column whole (a basic solution mixes at most one customer
 per limit), so rounding loses little.
 
-The LP has a convexity row per customer: a million customers are too many for
-one solve. It is solved by sifting: only the customers whose choice is in doubt
-are free, every other one is fixed at the column a price-guided fit gives it
-(optimiser/price_fit.py: a plan that keeps every maximum); after each solve,
-fixed customers whose best column beats theirs at the new duals join the free
-set, until none does (the optimum of the whole LP) or MAX_FREE are free. Free
-customers bring only the columns that may matter (their two best at the duals,
-their fitted and previous ones); another enters when it beats all a customer
-has in the LP, and the sifting stops once an LP gains less than SIFT_TOLERANCE, or its
-duals prove that the LP over every column is worth at most that much more.
+Each customer's columns mix to one (its convexity row, substituted out in the LP: see
+`_solve_lp`); a million customers are still too many for one solve. It is solved by
+sifting: only the customers whose choice is in doubt are free, every other one is
+fixed at the column a price-guided fit gives it (optimiser/price_fit.py: a plan that
+keeps every maximum); after each solve, fixed customers whose best column beats theirs
+at the new duals join the free set, until none does (the optimum of the whole LP) or
+MAX_FREE are free. Free customers bring only the columns that may matter (their two
+best at the duals, their fitted and previous ones); another enters when it beats all a
+customer has in the LP, and the sifting stops once an LP gains less than
+SIFT_TOLERANCE, or its duals prove that the LP over every column is worth at most that
+much more.
 
 Rounding gives a mixed customer the whole column that breaks least; `give_back`
 moves the customers of least worth off what is still over a cap. Then the
