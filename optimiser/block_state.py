@@ -10,6 +10,7 @@ says which limit a send would cross, and the fill never crosses one.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from optimiser import scan
@@ -25,18 +26,12 @@ class ScanIndex:
         arrays = block.arrays
         n, n_own = block.n_options, len(arrays.row_lb)
         n_vars = n + len(arrays.ind_member_ptr) - 1
-        own_rows = np.repeat(np.arange(n_own), np.diff(arrays.entry_ptr))
-        spec_rows = n_own + np.repeat(np.arange(len(spec_lb)), np.diff(block.global_ptr))
-        flat_vars = np.concatenate([arrays.entry_var, block.global_option])
-        flat_rows = np.concatenate([own_rows, spec_rows])
-        flat_coefs = np.concatenate([arrays.entry_coef, block.global_coef])
-        order = np.argsort(flat_vars, kind="stable")
-        self.var_ptr = np.searchsorted(flat_vars[order], np.arange(n_vars + 1))
-        self.var_rows = flat_rows[order]
-        self.var_coefs = flat_coefs[order]
-        indicator = np.repeat(np.arange(n_vars - n), np.diff(arrays.ind_member_ptr))
-        order = np.argsort(arrays.ind_members, kind="stable")
-        self.ind_ptr = np.searchsorted(arrays.ind_members[order], np.arange(n + 1))
+        self.var_ptr, self.var_rows, self.var_coefs = _by_variable(
+            arrays.entry_ptr, arrays.entry_var, arrays.entry_coef, block.global_ptr,
+            block.global_option, block.global_coef, n_vars)
+        indicator = np.repeat(np.arange(n_vars - n, dtype=np.int64),
+                              np.diff(arrays.ind_member_ptr))
+        self.ind_ptr, order = _bucket(arrays.ind_members, n)
         self.ind_of = n + indicator[order]
         self.lb = np.concatenate([arrays.row_lb, spec_lb])
         self.ub = np.concatenate([arrays.row_ub, spec_ub])
@@ -99,13 +94,72 @@ class RowState:
         broken = (activity < self.index.lb) | (activity > self.index.ub)
         return not bool(broken[checked].any())
 
-    def winners(self, row: int) -> np.ndarray:
-        """Options sent that count in a customer row (through its indicators too)."""
+    def winners_of(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(label, option) of every option sent that counts in customer rows `rows`
+        (through its indicators too): label is the row's position in `rows`."""
         arrays, n = self.block.arrays, self.block.n_options
-        entries = arrays.entry_var[arrays.entry_ptr[row]:arrays.entry_ptr[row + 1]]
-        direct = entries[entries < n]
-        indicators = entries[entries >= n] - n
-        through = arrays.ind_members[ranges(arrays.ind_member_ptr[indicators],
-                                            arrays.ind_member_ptr[indicators + 1])]
-        members = np.concatenate([direct, through])
-        return members[self.value[members] > 0]
+        rows = np.asarray(rows, dtype=np.int64)
+        lengths = arrays.entry_ptr[rows + 1] - arrays.entry_ptr[rows]
+        entries = arrays.entry_var[ranges(arrays.entry_ptr[rows], arrays.entry_ptr[rows + 1])]
+        label = np.repeat(np.arange(len(rows), dtype=np.int64), lengths)
+        direct = entries < n
+        indicators = entries[~direct].astype(np.int64) - n
+        starts = arrays.ind_member_ptr[indicators]
+        stops = arrays.ind_member_ptr[indicators + 1]
+        through = arrays.ind_members[ranges(starts, stops)]
+        options = np.concatenate([entries[direct].astype(np.int64), through.astype(np.int64)])
+        labels = np.concatenate([label[direct], np.repeat(label[~direct], stops - starts)])
+        sent = self.value[options] > 0
+        return labels[sent], options[sent]
+
+
+
+# Counting sorts: a block's rows turned inside out are one pass over its entries (an
+# argsort of them and the gathers after it took 5x as long: 0.40 s against 0.085 s for
+# the 6.3M entries of a 10k-customer block, built twice per block to fill and explain).
+
+@numba.njit(cache=True)
+def _bucket(keys: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
+    """(ptr, order): positions of `keys` (in 0..n_keys-1) grouped by key, in position
+    order within a key, and where each key's group starts (a stable argsort)."""
+    ptr = np.zeros(n_keys + 1, dtype=np.int64)
+    for key in keys:
+        ptr[key + 1] += 1
+    for k in range(n_keys):
+        ptr[k + 1] += ptr[k]
+    at = ptr[:-1].copy()
+    order = np.empty(len(keys), dtype=np.int64)
+    for i in range(len(keys)):
+        order[at[keys[i]]] = i
+        at[keys[i]] += 1
+    return ptr, order
+
+
+@numba.njit(cache=True)
+def _by_variable(entry_ptr: np.ndarray, entry_var: np.ndarray, entry_coef: np.ndarray,
+                 global_ptr: np.ndarray, global_option: np.ndarray, global_coef: np.ndarray,
+                 n_vars: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(ptr, rows, coefficients) per variable: the block's own rows (entries by row),
+    then one row per global spec after them, in row order within a variable."""
+    n_own = len(entry_ptr) - 1
+    ptr = np.zeros(n_vars + 1, dtype=np.int64)
+    for v in entry_var:
+        ptr[v + 1] += 1
+    for v in global_option:
+        ptr[v + 1] += 1
+    for k in range(n_vars):
+        ptr[k + 1] += ptr[k]
+    at = ptr[:-1].copy()
+    rows = np.empty(ptr[-1], dtype=np.int64)
+    coefs = np.empty(ptr[-1], dtype=np.int64)
+    for r in range(n_own):
+        for e in range(entry_ptr[r], entry_ptr[r + 1]):
+            v = entry_var[e]
+            rows[at[v]], coefs[at[v]] = r, entry_coef[e]
+            at[v] += 1
+    for g in range(len(global_ptr) - 1):
+        for e in range(global_ptr[g], global_ptr[g + 1]):
+            v = global_option[e]
+            rows[at[v]], coefs[at[v]] = n_own + g, global_coef[e]
+            at[v] += 1
+    return ptr, rows, coefs

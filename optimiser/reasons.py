@@ -10,6 +10,8 @@ so after filling every unsent candidate is either blocked or of no value.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from optimiser import scan
@@ -65,8 +67,7 @@ def explain(block: CustomerBlock, state: RowState, candidate_ids: np.ndarray,
     parts = [Suppressions.of(global_cand[explained[unpaid]], "no_value", "", NO_VALUE)]
     binding = rows[~unpaid]
     distinct, inverse = unique_inverse(binding)  # rows do not change: describe each once
-    described = [_row_reason(block, state, int(r), candidate_ids, values, global_reasons)
-                 for r in distinct]
+    described = _row_reasons(block, state, distinct, candidate_ids, values, global_reasons)
     texts = [rule for _, rule, _ in described] + [detail for _, _, detail in described]
     reasons = np.array([REASON_CODE[reason] for reason, _, _ in described], dtype=np.int8)
     parts.append(Suppressions(global_cand[explained[~unpaid]].astype(np.int64),
@@ -74,25 +75,57 @@ def explain(block: CustomerBlock, state: RowState, candidate_ids: np.ndarray,
     return Suppressions.concat(parts)
 
 
-def _row_reason(block: CustomerBlock, state: RowState, row: int,
-                candidate_ids: np.ndarray, values: np.ndarray,
-                global_reasons: list[tuple[str, str, str]]) -> tuple[str, str, str]:
-    """(reason, rule, what won) of a row that blocks a send."""
+def _row_reasons(block: CustomerBlock, state: RowState, rows: np.ndarray,
+                 candidate_ids: Any, values: np.ndarray,
+                 global_reasons: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    """(reason, rule, what won) of every row in `rows` (distinct, ascending) that blocks
+    a send: the winners of all the block's own rows gathered in a few array passes, then
+    one short format per row (one Python step per row's winners took 0.9 s of 2.8 s
+    finishing a 10k-customer block, indexing the candidate ids one by one)."""
     own = state.index.n_own_rows
-    if row >= own:
-        return global_reasons[row - own]
-    return (REASONS[int(block.row_reason[row])], block.rule_name(row),
-            describe_winners(unique(block.cand[state.winners(row)]), candidate_ids, values))
+    mine = rows[rows < own]
+    label, winner = state.winners_of(mine)  # label: position in `mine`
+    width = int(block.cand.max(initial=0)) + 1
+    pairs = unique(label * width + block.cand[winner].astype(np.int64))
+    label, won = pairs // width, pairs % width  # by row, then candidate, each pair once
+    counts = np.bincount(label, minlength=len(mine))
+    starts = np.r_[0, np.cumsum(counts)[:-1]]
+    # a big row names its three lowest-value winners (ties by candidate)
+    by_value = np.lexsort((won, values[won], label))
+    rank = np.empty(len(won), dtype=np.int64)
+    rank[by_value] = np.arange(len(won)) - starts[label[by_value]]
+    small = counts[label] <= 5
+    shown = np.flatnonzero(small | (rank < 3))
+    shown = shown[np.lexsort((np.where(small[shown], 0, rank[shown]), label[shown]))]
+    ids = candidate_ids.take(won[shown]).tolist()
+    amounts = values[won[shown]].tolist()
+    shown_ptr = np.r_[0, np.cumsum(np.bincount(label[shown], minlength=len(mine)))].tolist()
+    out = []
+    k = 0
+    for r in rows.tolist():
+        if r >= own:
+            out.append(global_reasons[r - own])
+            continue
+        names = [f"{ids[i]} (value {amounts[i]:g})"
+                 for i in range(shown_ptr[k], shown_ptr[k + 1])]
+        out.append((REASONS[int(block.row_reason[r])], block.rule_name(r),
+                    _winners_text(int(counts[k]), names)))
+        k += 1
+    return out
 
 
 def describe_winners(won: np.ndarray, candidate_ids: np.ndarray, values: np.ndarray) -> str:
     """Name what took the room: all winners (candidate positions) of a small row, the
     marginal ones of a big one."""
-    if len(won) == 0:
+    shown = won if len(won) <= 5 else won[np.argsort(values[won], kind="stable")[:3]]
+    return _winners_text(len(won), [f"{candidate_ids[w]} (value {values[w]:g})"
+                                    for w in shown])
+
+
+def _winners_text(count: int, names: list[str]) -> str:
+    """All `count` winners named (at most five), or the lowest-value three of more."""
+    if count == 0:
         return "limit already reached by history"
-    if len(won) <= 5:
-        return "won by " + ", ".join(f"{candidate_ids[w]} (value {values[w]:g})" for w in won)
-    marginal = won[np.argsort(values[won], kind="stable")[:3]]
-    return f"shared by {len(won)} planned sends; the lowest-value winners: " + ", ".join(
-        f"{candidate_ids[w]} (value {values[w]:g})" for w in marginal
-    )
+    if count <= 5:
+        return "won by " + ", ".join(names)
+    return f"shared by {count} planned sends; the lowest-value winners: " + ", ".join(names)

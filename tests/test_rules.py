@@ -101,6 +101,34 @@ def test_frequency_cap_rolling_window(tmp_path: Path) -> None:
     check(plan, 8, {"A", "C"}, {"B": ("frequency_cap", "cap")})
 
 
+def test_a_full_cap_names_its_winners_small_rows_all_big_rows_the_lowest_three(
+        tmp_path: Path) -> None:
+    # A: a cap of 2 taken by a2 and a1 (named in candidate order); B: a cap of 6, whose
+    # detail names the three lowest-value winners, lowest first, ties in candidate order
+    values_b = {"b1": 9, "b2": 8, "b3": 7, "b4": 7, "b5": 6, "b6": 5, "b7": 1}
+    plan = run(
+        tmp_path,
+        customers=[customer("A"), customer("B")],
+        communications=[comm(f"M{k}") for k in range(1, 4)]
+        + [comm(f"N{k}") for k in range(1, 8)],
+        candidates=[cand("a2", "A", "M2", 4, earliest=MON, latest=MON),
+                    cand("a1", "A", "M1", 10, earliest=MON, latest=MON),
+                    cand("a3", "A", "M3", 1, earliest=MON, latest=MON)]
+        + [cand(c, "B", f"N{k}", v, earliest=MON, latest=MON)
+           for k, (c, v) in enumerate(values_b.items(), start=1)],
+        rules=[{"frequency_cap": {"name": "cap", "max": 2, "window_days": 7,
+                                  "select": {"comm_ids": ["M1", "M2", "M3"]}}},
+               {"frequency_cap": {"name": "cap6", "max": 6, "window_days": 7,
+                                  "select": {"comm_ids": [f"N{k}" for k in range(1, 8)]}}}],
+    )
+    check(plan, 14 + 42, {"a1", "a2", *(c for c in values_b if c != "b7")},
+          {"a3": ("frequency_cap", "cap"), "b7": ("frequency_cap", "cap6")})
+    detail = dict(zip(plan.suppressed["candidate_id"], plan.suppressed["detail"], strict=True))
+    assert detail["a3"] == "won by a2 (value 4), a1 (value 10)"
+    assert detail["b7"] == ("shared by 6 planned sends; the lowest-value winners: "
+                            "b6 (value 5), b5 (value 6), b3 (value 7)")
+
+
 def test_frequency_cap_rolling_window_counts_history(tmp_path: Path) -> None:
     rules = [{"frequency_cap": {"name": "cap", "select": MARKETING, "max": 1, "window_days": 7}}]
     plan = run(
