@@ -113,20 +113,27 @@ class RowState:
         return labels[sent], options[sent]
 
 
-
 # Counting sorts: a block's rows turned inside out are one pass over its entries (an
 # argsort of them and the gathers after it took 5x as long: 0.40 s against 0.085 s for
 # the 6.3M entries of a 10k-customer block, built twice per block to fill and explain).
 
 @numba.njit(cache=True)
-def _bucket(keys: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
-    """(ptr, order): positions of `keys` (in 0..n_keys-1) grouped by key, in position
-    order within a key, and where each key's group starts (a stable argsort)."""
+def _offsets(keys: np.ndarray, n_keys: int) -> np.ndarray:
+    """Where each key's group starts among `keys` (in 0..n_keys-1) grouped by key, plus
+    the end: CSR offsets of the counts."""
     ptr = np.zeros(n_keys + 1, dtype=np.int64)
     for key in keys:
         ptr[key + 1] += 1
     for k in range(n_keys):
         ptr[k + 1] += ptr[k]
+    return ptr
+
+
+@numba.njit(cache=True)
+def _bucket(keys: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
+    """(ptr, order): positions of `keys` (in 0..n_keys-1) grouped by key, in position
+    order within a key, and where each key's group starts (a stable argsort)."""
+    ptr = _offsets(keys, n_keys)
     at = ptr[:-1].copy()
     order = np.empty(len(keys), dtype=np.int64)
     for i in range(len(keys)):
@@ -140,15 +147,11 @@ def _by_variable(entry_ptr: np.ndarray, entry_var: np.ndarray, entry_coef: np.nd
                  global_ptr: np.ndarray, global_option: np.ndarray, global_coef: np.ndarray,
                  n_vars: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(ptr, rows, coefficients) per variable: the block's own rows (entries by row),
-    then one row per global spec after them, in row order within a variable."""
+    then one row per global spec after them, in row order within a variable. (`_bucket`
+    over the concatenated entries, then gathering rows and coefficients by its order,
+    takes 1.7x as long: 0.124 s against 0.074 s on the 10k block.)"""
     n_own = len(entry_ptr) - 1
-    ptr = np.zeros(n_vars + 1, dtype=np.int64)
-    for v in entry_var:
-        ptr[v + 1] += 1
-    for v in global_option:
-        ptr[v + 1] += 1
-    for k in range(n_vars):
-        ptr[k + 1] += ptr[k]
+    ptr = _offsets(entry_var, n_vars) + _offsets(global_option, n_vars)
     at = ptr[:-1].copy()
     rows = np.empty(ptr[-1], dtype=np.int64)
     coefs = np.empty(ptr[-1], dtype=np.int64)

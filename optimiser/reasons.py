@@ -87,10 +87,28 @@ def _row_reasons(block: CustomerBlock, state: RowState, rows: np.ndarray,
     label, winner = state.winners_of(mine)  # label: position in `mine`
     width = int(block.cand.max(initial=0)) + 1
     pairs = unique(label * width + block.cand[winner].astype(np.int64))
-    label, won = pairs // width, pairs % width  # by row, then candidate, each pair once
-    counts = np.bincount(label, minlength=len(mine))
+    texts = iter(_name_winners(pairs // width, pairs % width, len(mine), candidate_ids,
+                               values))
+    return [global_reasons[r - own] if r >= own
+            else (REASONS[int(block.row_reason[r])], block.rule_name(r), next(texts))
+            for r in rows.tolist()]
+
+
+def describe_winners(won: np.ndarray, candidate_ids: Any, values: np.ndarray) -> str:
+    """Name what took the room: all winners (candidate positions, ascending) of a small
+    row, the marginal ones of a big one."""
+    return _name_winners(np.zeros(len(won), dtype=np.int64), won, 1, candidate_ids,
+                         values)[0]
+
+
+def _name_winners(label: np.ndarray, won: np.ndarray, n_rows: int, candidate_ids: Any,
+                  values: np.ndarray) -> list[str]:
+    """What won, per row 0..n_rows-1, from its winners (`label` the row, `won` the
+    candidate position; sorted by row, then candidate, each pair once): all of at most
+    five, in candidate order, else the three of lowest value, lowest first (ties by
+    candidate)."""
+    counts = np.bincount(label, minlength=n_rows)
     starts = np.r_[0, np.cumsum(counts)[:-1]]
-    # a big row names its three lowest-value winners (ties by candidate)
     by_value = np.lexsort((won, values[won], label))
     rank = np.empty(len(won), dtype=np.int64)
     rank[by_value] = np.arange(len(won)) - starts[label[by_value]]
@@ -99,33 +117,15 @@ def _row_reasons(block: CustomerBlock, state: RowState, rows: np.ndarray,
     shown = shown[np.lexsort((np.where(small[shown], 0, rank[shown]), label[shown]))]
     ids = candidate_ids.take(won[shown]).tolist()
     amounts = values[won[shown]].tolist()
-    shown_ptr = np.r_[0, np.cumsum(np.bincount(label[shown], minlength=len(mine)))].tolist()
+    ptr = np.r_[0, np.cumsum(np.bincount(label[shown], minlength=n_rows))].tolist()
     out = []
-    k = 0
-    for r in rows.tolist():
-        if r >= own:
-            out.append(global_reasons[r - own])
-            continue
-        names = [f"{ids[i]} (value {amounts[i]:g})"
-                 for i in range(shown_ptr[k], shown_ptr[k + 1])]
-        out.append((REASONS[int(block.row_reason[r])], block.rule_name(r),
-                    _winners_text(int(counts[k]), names)))
-        k += 1
+    for row, count in enumerate(counts.tolist()):
+        names = ", ".join(f"{ids[i]} (value {amounts[i]:g})"
+                          for i in range(ptr[row], ptr[row + 1]))
+        if count == 0:
+            out.append("limit already reached by history")
+        elif count <= 5:
+            out.append("won by " + names)
+        else:
+            out.append(f"shared by {count} planned sends; the lowest-value winners: " + names)
     return out
-
-
-def describe_winners(won: np.ndarray, candidate_ids: np.ndarray, values: np.ndarray) -> str:
-    """Name what took the room: all winners (candidate positions) of a small row, the
-    marginal ones of a big one."""
-    shown = won if len(won) <= 5 else won[np.argsort(values[won], kind="stable")[:3]]
-    return _winners_text(len(won), [f"{candidate_ids[w]} (value {values[w]:g})"
-                                    for w in shown])
-
-
-def _winners_text(count: int, names: list[str]) -> str:
-    """All `count` winners named (at most five), or the lowest-value three of more."""
-    if count == 0:
-        return "limit already reached by history"
-    if count <= 5:
-        return "won by " + ", ".join(names)
-    return f"shared by {count} planned sends; the lowest-value winners: " + ", ".join(names)
