@@ -23,6 +23,7 @@ import pandas as pd
 
 from models import Scenario
 from models.rules import Budget, Capacity, Volume
+from optimiser.csv_writer import write_csv
 from optimiser.select import Matcher, SendCodes
 from optimiser.solve import SolveOutcome
 
@@ -238,10 +239,10 @@ def write_plan(plan: Plan, out: Path, parquet: bool = False) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        plan.calendar.to_csv(staging / "calendar.csv", index=False)
+        write_csv(plan.calendar, staging / "calendar.csv")
         if parquet:
             plan.calendar.to_parquet(staging / "calendar.parquet", index=False)
-        plan.suppressed.to_csv(staging / "suppressed.csv", index=False)
+        write_csv(plan.suppressed, staging / "suppressed.csv")
         write_json(staging / "summary.json", plan.summary)
         os.chmod(staging, 0o755)
         replace_dir(staging, out)
