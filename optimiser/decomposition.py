@@ -44,12 +44,12 @@ from optimiser.arrays import ptr_of
 from optimiser.column_repair import repair
 from optimiser.customer_block import CustomerBlock
 from optimiser.customer_solve import CustomerSolver
+from optimiser.improve import improve
 from optimiser.master import (
     Columns,
     Limit,
     Master,
     holds,
-    improve,
     mend_floors,
     penalties,
     restore_lower,

@@ -28,7 +28,8 @@ coordinator (optimiser/decomposition.py) mends short floors by moves
 (`restore_lower`; the previous phase's assignment meets every limit and floor)
 until no floor or minimum is short, and drops single sends over a capacity; if
 a hard row still breaks, `revert_until_holds` sends back the fewest customers
-that make it hold. `improve` takes any move that gains and keeps every limit.
+that make it hold. `improve` (optimiser/improve.py) takes any move that gains and
+keeps every limit.
 """
 
 from __future__ import annotations
@@ -795,32 +796,3 @@ def holds(columns: Columns, chosen: np.ndarray, limits: list[Limit],
     now = totals(columns, chosen)
     units = units_of(columns, limits, floor_least)
     return not (violation(limits, floor_least, now.usage, now.floors, units) > 0).any()
-
-
-def improve(columns: Columns, chosen: np.ndarray, limits: list[Limit],
-            floor_least: np.ndarray) -> np.ndarray:
-    """Take, best gain first, every move to another column that gains value and keeps every
-    hard limit and floor (the assignment given keeps them)."""
-    chosen = chosen.copy()
-    units = units_of(columns, limits, floor_least)
-    gain = columns.value - columns.value[chosen[columns.customer]]
-    candidates = np.flatnonzero(gain > 0)
-    candidates = candidates[np.argsort(-gain[candidates], kind="stable")][:IMPROVE_CANDIDATES]
-    now = totals(columns, chosen)
-    own_now = penalties(limits, now.usage, columns.n_floors)[0]
-    for column in candidates.tolist():
-        customer = int(columns.customer[column])
-        was = int(chosen[customer])
-        if was == column:
-            continue
-        usage = now.usage + columns.usage[column] - columns.usage[was]
-        floors = now.floors + columns.floors[column] - columns.floors[was]
-        if (violation(limits, floor_least, usage, floors, units) > 0).any():
-            continue
-        own = penalties(limits, usage, columns.n_floors)[0]
-        if columns.value[column] - columns.value[was] - (own - own_now) <= 0:
-            continue
-        chosen[customer] = column
-        now = Totals(now.value + columns.value[column] - columns.value[was], floors, usage)
-        own_now = own
-    return chosen
