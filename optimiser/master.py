@@ -67,7 +67,10 @@ SIFT_TOLERANCE = 1e-4
 # rounding and the repairs, which the bound then judges (8k instead: phase 3 at 100k no
 # longer converged in PLAN_ROUNDS)
 MAX_FREE = 16_000
-PRICE_EVALUATIONS = 60  # cutting-plane steps on the master's dual before its LP
+# cutting-plane steps on the master's dual before its LP: with the dual simplex the sifting
+# LPs are cheap, and 20 instead of 60 took the 100k masters 16.2 s instead of 18.5 s (same
+# rounds, gap 0.128% vs 0.136%; 10k seed 0 unchanged)
+PRICE_EVALUATIONS = 20
 ROUND_COMBINATIONS = 4096  # most combinations of mixed columns rounding tries
 REDUCED_TOLERANCE = 1e-7  # relative: a fixed customer's better column must gain this much
 _HASH = np.random.default_rng(20261201).integers(1, 2**62, size=64, dtype=np.int64) | 1
