@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from optimiser import dual
-from optimiser.arrays import ptr_of
+from optimiser.arrays import ptr_of, unique_inverse
 from optimiser.column_repair import repair
 from optimiser.customer_block import CustomerBlock
 from optimiser.customer_solve import CustomerSolver
@@ -131,7 +131,7 @@ class CoupledBlock:
         self.owner = block.owner
         # each option's candidate, numbered within the block (found once: an evaluation
         # needs it, and at 100k finding it took a sixth of an evaluation's time)
-        self.local_cand = np.unique(block.cand, return_inverse=True)[1].ravel()
+        self.local_cand = unique_inverse(block.cand)[1]
 
     def evaluate(self, phase: int, tier_weight: dict[int, float],
                  spec_price: np.ndarray) -> BlockEvaluation:

@@ -99,16 +99,10 @@ class CustomerArrays:
         if len(self.row_ub) != n_rows or len(self.entry_coef) != len(self.entry_var):
             raise ValueError("row_ub / entry_coef lengths do not match row_lb / entry_var")
         # Every entry and indicator member must belong to its own customer.
-        cust = _owner(self.row_ptr)[_owner(self.entry_ptr)]
-        var = self.entry_var
-        is_opt = var < n
-        lo = np.where(is_opt, self.opt_ptr[cust], n + self.ind_ptr[cust])
-        hi = np.where(is_opt, self.opt_ptr[cust + 1], n + self.ind_ptr[cust + 1])
-        if not np.all((var >= lo) & (var < hi)):
+        if not _entries_own(self.row_ptr, self.entry_ptr, self.entry_var, self.opt_ptr,
+                            self.ind_ptr, n):
             raise ValueError("a row entry refers to a variable of another customer")
-        cust = _owner(self.ind_ptr)[_owner(self.ind_member_ptr)]
-        mem = self.ind_members
-        if not np.all((mem >= self.opt_ptr[cust]) & (mem < self.opt_ptr[cust + 1])):
+        if not _members_own(self.ind_ptr, self.ind_member_ptr, self.ind_members, self.opt_ptr):
             raise ValueError("an indicator member is not an option of its customer")
 
 
@@ -118,9 +112,32 @@ def _check_ptr(name: str, ptr: np.ndarray, total: int, count: int) -> None:
         raise ValueError(f"{name} must be {size} non-decreasing offsets from 0 to {total}")
 
 
-def _owner(ptr: np.ndarray) -> np.ndarray:
-    """Owner index of each position a CSR pointer array delimits."""
-    return np.repeat(np.arange(len(ptr) - 1), np.diff(ptr))
+@numba.njit(cache=True)
+def _entries_own(row_ptr, entry_ptr, entry_var, opt_ptr, ind_ptr, n):
+    """Whether every row entry is an option or indicator of the row's own customer (one
+    compiled pass: the vectorised check built five temporaries per entry, 0.8 s for a
+    block of 6M entries)."""
+    for k in range(len(row_ptr) - 1):
+        for r in range(row_ptr[k], row_ptr[k + 1]):
+            for e in range(entry_ptr[r], entry_ptr[r + 1]):
+                v = entry_var[e]
+                if v < n:
+                    if v < opt_ptr[k] or v >= opt_ptr[k + 1]:
+                        return False
+                elif v < n + ind_ptr[k] or v >= n + ind_ptr[k + 1]:
+                    return False
+    return True
+
+
+@numba.njit(cache=True)
+def _members_own(ind_ptr, ind_member_ptr, ind_members, opt_ptr):
+    """Whether every indicator's members are options of the indicator's customer."""
+    for k in range(len(ind_ptr) - 1):
+        for j in range(ind_ptr[k], ind_ptr[k + 1]):
+            for t in range(ind_member_ptr[j], ind_member_ptr[j + 1]):
+                if ind_members[t] < opt_ptr[k] or ind_members[t] >= opt_ptr[k + 1]:
+                    return False
+    return True
 
 
 def solve_batch(

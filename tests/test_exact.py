@@ -320,6 +320,24 @@ def test_malformed_arrays_are_rejected() -> None:
     bad = CustomerArrays(**{**good.__dict__, "entry_var": good.entry_var[::-1].copy()})
     with pytest.raises(ValueError, match="another customer"):
         bad.validate()
+    good.validate()  # the arrays it was made from pass
+
+
+def test_indicators_of_another_customer_are_rejected() -> None:
+    c = Customer([0, 1], [1, 1], [-1, -1], indicators=[[0, 1]],
+                 rows=[([(True, 0, 1)], NO_LB, 1)])
+    good = assemble([c, c])
+    good.validate()
+    # the first customer's row naming the second customer's indicator
+    entry = good.entry_var.copy()
+    entry[0] += 1
+    with pytest.raises(ValueError, match="another customer"):
+        CustomerArrays(**{**good.__dict__, "entry_var": entry}).validate()
+    # the second customer's indicator holding an option of the first
+    members = good.ind_members.copy()
+    members[-1] = 0
+    with pytest.raises(ValueError, match="not an option of its customer"):
+        CustomerArrays(**{**good.__dict__, "ind_members": members}).validate()
 
 
 def test_a_cap_over_part_of_a_candidate_does_not_bound_it() -> None:
