@@ -10,9 +10,12 @@ then explained, against the final plan's use of every global row.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from models import Scenario
+from optimiser.backends import LocalBackend
 from optimiser.blocks import (
     PartPlan,
     explain_part,
@@ -76,15 +79,17 @@ def _joint(customers: np.ndarray, ctx: BuildContext, solver: SolverOptions,
 def _decomposed(blocks: list[CustomerBlock], ctx: BuildContext, solver: SolverOptions,
                 scenario: Scenario) -> list[PartPlan]:
     plan = decompose(blocks, ctx.global_specs, ctx.objective_scale, solver.seed)
-    parts = finish_together(blocks, plan.sent, ctx, scenario)
+    parts = finish_together(blocks, plan.sent, ctx, scenario, solver.workers)
     _account(parts, plan, blocks, ctx)
     return parts
 
 
 def finish_together(blocks: list[CustomerBlock], plans: list[np.ndarray], ctx: BuildContext,
-                    scenario: Scenario) -> list[PartPlan]:
+                    scenario: Scenario, workers: int = 1) -> list[PartPlan]:
     """Fill each block's plan in block order (each seeing what the others put on every
-    global row), then explain each against the final plan."""
+    global row), then explain each against the final plan: the explanations are
+    independent, so `workers` processes of this machine share them (the same rows for any
+    number)."""
     n_specs = len(ctx.global_specs)
     usage = [b.global_usage(p, n_specs) for b, p in zip(blocks, plans, strict=True)]
     total = np.sum(usage, axis=0) if usage else np.zeros(n_specs)
@@ -99,8 +104,28 @@ def finish_together(blocks: list[CustomerBlock], plans: list[np.ndarray], ctx: B
     values = scenario.candidates["value"].to_numpy(float)
     reasons = global_reasons([winners(b, s, n_specs) for b, s in zip(blocks, final, strict=True)],
                              ctx, candidate_ids, values)
-    return [explain_part(b, s, total - u, ctx, scenario, reasons)
-            for b, s, u in zip(blocks, final, usage, strict=True)]
+    explaining = _Explaining(blocks, final, [total - u for u in usage], ctx, scenario, reasons)
+    chunks = [np.array([index]) for index in range(len(blocks))]
+    return list(LocalBackend(workers).map(_explain, chunks, explaining))
+
+
+@dataclass(frozen=True)
+class _Explaining:
+    """What explaining the finished blocks needs (fork-pool processes inherit it)."""
+
+    blocks: list[CustomerBlock]
+    final: list[np.ndarray]
+    others: list[np.ndarray]  # per block, what the other blocks put on each global row
+    ctx: BuildContext
+    scenario: Scenario
+    reasons: list[tuple[str, str, str]]
+
+
+def _explain(chunk: np.ndarray, explaining: _Explaining) -> PartPlan:
+    index = int(chunk[0])
+    return explain_part(explaining.blocks[index], explaining.final[index],
+                        explaining.others[index], explaining.ctx, explaining.scenario,
+                        explaining.reasons)
 
 
 def _account(parts: list[PartPlan], plan: Decomposition, blocks: list[CustomerBlock],
